@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# .ci/build-worker.sh — builds the Worker with `worker-build --release` into
+# build/worker/shim.mjs (plus build/index.js and build/index_bg.wasm).
+#
+#   bash .ci/build-worker.sh             build (cargo makes it incremental)
+#   bash .ci/build-worker.sh --if-stale  do nothing when build/worker/shim.mjs
+#                                        is newer than every build input
+#
+# wrangler.toml's [build] command calls it with --if-stale, so that
+# `wrangler deploy` builds, and `wrangler dev` starts in seconds when the
+# build is current yet still rebuilds when a file under src/ changes.
+#
+# On a machine with rustup this needs only `rustup target add
+# wasm32-unknown-unknown`; setup.sh installs worker-build and wasm-bindgen-cli.
+set -euo pipefail
+
+# Called from wrangler, whose own files live in node_modules: never let setup
+# replace node_modules under a running wrangler, only fill it when missing.
+export MCP_GATE_NPM_INSTALL=${MCP_GATE_NPM_INSTALL:-if-missing}
+# shellcheck source=.ci/setup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$MCP_GATE_ROOT"
+
+SHIM=build/worker/shim.mjs
+
+# Inputs of the wasm build; a newer file in any of them makes the build stale.
+build_is_current() {
+  [[ -f $SHIM ]] || return 1
+  local inputs=(src Cargo.toml Cargo.lock)
+  [[ -e .cargo ]] && inputs+=(.cargo)
+  [[ -e build.rs ]] && inputs+=(build.rs)
+  [[ -z $(find "${inputs[@]}" -newer "$SHIM" -print -quit 2>/dev/null) ]]
+}
+
+# Version of a package in Cargo.lock, or nothing.
+locked_version() {
+  awk -v name="$1" '
+    $0 == "[[package]]" { in_pkg = 1; next }
+    in_pkg && $1 == "name" { found = ($3 == "\"" name "\"") }
+    in_pkg && found && $1 == "version" { gsub(/"/, "", $3); print $3; exit }
+  ' Cargo.lock
+}
+
+# The host tools must match the crates in Cargo.lock: wasm-bindgen exactly,
+# worker-build the same minor as worker. Fail with the fix instead of a
+# confusing schema error later.
+check_tool_versions() {
+  [[ -f Cargo.lock ]] || return 0
+  local wbg worker
+  wbg=$(locked_version wasm-bindgen)
+  worker=$(locked_version worker)
+  if [[ -n $wbg && $wbg != "$MCP_GATE_WASM_BINDGEN_VERSION" ]]; then
+    echo "Cargo.lock has wasm-bindgen $wbg but setup.sh installs wasm-bindgen-cli $MCP_GATE_WASM_BINDGEN_VERSION: pin wasm-bindgen = \"=$MCP_GATE_WASM_BINDGEN_VERSION\" in Cargo.toml or change MCP_GATE_WASM_BINDGEN_VERSION in .ci/setup.sh" >&2
+    exit 1
+  fi
+  if [[ -n $worker && ${worker%.*} != "${MCP_GATE_WORKER_BUILD_VERSION%.*}" ]]; then
+    echo "Cargo.lock has worker $worker but setup.sh installs worker-build $MCP_GATE_WORKER_BUILD_VERSION (same minor needed): change MCP_GATE_WORKER_BUILD_VERSION in .ci/setup.sh" >&2
+    exit 1
+  fi
+}
+
+main() {
+  if [[ ${1:-} == --if-stale ]] && build_is_current; then
+    echo "[build-worker] $SHIM is up to date"
+    return
+  fi
+  local started=$SECONDS
+  check_tool_versions
+  # RUST_BACKTRACE from the caller's environment would turn every
+  # worker-build error message into a stack dump.
+  wasm_env env RUST_BACKTRACE=0 worker-build --release
+  [[ -f $SHIM ]] || {
+    echo "[build-worker] worker-build finished without $SHIM" >&2
+    exit 1
+  }
+  # worker-build may leave the shim's mtime alone when nothing changed;
+  # touch it so --if-stale sees the build as current.
+  touch "$SHIM"
+  echo "[build-worker] built $SHIM in $((SECONDS - started)) s ($(wc -c <build/index_bg.wasm 2>/dev/null || echo '?') bytes of wasm)"
+}
+
+main "$@"

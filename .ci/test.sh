@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# .ci/test.sh (`npm test`) — every check, in the order that fails fastest:
+# setup, rustfmt, clippy (native and wasm32), cargo test, the Worker build,
+# then the end-to-end suite against the built Worker under workerd.
+# Stops at the first failure and exits non-zero; prints each section's time.
+set -euo pipefail
+
+TOTAL_STARTED=$SECONDS
+SECTION=""
+SECTION_STARTED=$SECONDS
+TIMINGS=()
+
+section() {
+  end_section
+  SECTION=$1
+  SECTION_STARTED=$SECONDS
+  printf '\n==== %s ====\n' "$SECTION"
+}
+
+end_section() {
+  if [[ -n $SECTION ]]; then
+    TIMINGS+=("$(printf '%5d s  %s' $((SECONDS - SECTION_STARTED)) "$SECTION")")
+  fi
+  SECTION=""
+}
+
+summary() {
+  local status=$?
+  if [[ -n $SECTION ]]; then
+    TIMINGS+=("$(printf '%5d s  %s  <- FAILED' $((SECONDS - SECTION_STARTED)) "$SECTION")")
+  fi
+  printf '\n==== summary ====\n'
+  printf '%s\n' "${TIMINGS[@]}"
+  printf '%5d s  total\n' $((SECONDS - TOTAL_STARTED))
+  if [[ $status -eq 0 ]]; then
+    echo "all checks passed"
+  else
+    echo "FAILED in: ${SECTION:-?} (exit $status)"
+  fi
+}
+trap summary EXIT
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# --locked whenever Cargo.lock exists: CI must build what was committed.
+LOCKED=()
+[[ -f Cargo.lock ]] && LOCKED=(--locked)
+
+section "setup"
+# shellcheck source=.ci/setup.sh
+source .ci/setup.sh
+
+section "cargo fmt --check"
+cargo fmt --all -- --check
+
+section "cargo clippy (native, all targets)"
+cargo clippy --all-targets "${LOCKED[@]}" -- -D warnings
+
+section "cargo clippy (wasm32, lib)"
+# The Worker adapter (src/edge) compiles only for wasm32: lint it there too.
+wasm_cargo_clippy --lib --target wasm32-unknown-unknown "${LOCKED[@]}" -- -D warnings
+
+section "cargo test"
+cargo test "${LOCKED[@]}"
+
+section "build the Worker (worker-build --release)"
+bash .ci/build-worker.sh
+
+section "end-to-end tests (node --test, workerd)"
+shopt -s nullglob globstar
+E2E_FILES=(tests/e2e/**/*.test.mjs tests/e2e/**/*.test.js)
+shopt -u nullglob globstar
+if ((${#E2E_FILES[@]} == 0)); then
+  echo "no end-to-end tests found under tests/e2e/" >&2
+  exit 1
+fi
+# One file at a time: each starts its own wrangler dev + workerd, and the
+# machine has two cores. Node 22 from node_modules (setup put it first).
+timeout 2400 node --test --test-concurrency=1 "${E2E_FILES[@]}" </dev/null
+
+end_section

@@ -1,0 +1,190 @@
+//! Development keys and tokens for `npm start` and manual testing.
+//!
+//! Private keys are written only below the chosen directory (`.dev/` by default, git-ignored)
+//! and never printed. Production tokens come from the authorization server, not from here.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jwt_compact::alg::{Ed25519, Es256, ModulusBits, Rsa, RsaPrivateKey};
+use jwt_compact::jwk::JsonWebKey;
+use jwt_compact::{AlgorithmExt, Claims, Header};
+use rand_core::OsRng;
+use serde_json::{json, Map, Value};
+
+/// The development keys: file stem, `kid`, JWS `alg`.
+const DEV_KEYS: [(&str, &str, &str); 3] = [
+    ("rs256", "dev-rs256", "RS256"),
+    ("es256", "dev-es256", "ES256"),
+    ("eddsa", "dev-eddsa", "EdDSA"),
+];
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+fn private_path(dir: &Path, stem: &str) -> PathBuf {
+    dir.join("keys").join(format!("{stem}.private.jwk.json"))
+}
+
+fn generate(alg: &str) -> Result<Value, String> {
+    let jwk: Value = match alg {
+        "RS256" => {
+            let (signing, _) = Rsa::generate(&mut OsRng, ModulusBits::TwoKibibytes)
+                .map_err(|e| format!("RSA key generation failed: {e}"))?;
+            serde_json::to_value(JsonWebKey::from(&signing.into_inner()))
+        }
+        "ES256" => {
+            let signing = p256::ecdsa::SigningKey::random(&mut OsRng);
+            serde_json::to_value(JsonWebKey::from(&signing))
+        }
+        _ => {
+            let (secret, _) = Ed25519::generate(&mut OsRng);
+            serde_json::to_value(JsonWebKey::from(&secret))
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(jwk)
+}
+
+/// The public half of a private JWK, with `kid`, `alg` and `use`.
+fn public_of(private: &Value, kid: &str, alg: &str) -> Value {
+    let mut public = Map::new();
+    if let Some(obj) = private.as_object() {
+        for (name, value) in obj {
+            if !["d", "p", "q", "dp", "dq", "qi", "oth"].contains(&name.as_str()) {
+                public.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    public.insert("kid".into(), json!(kid));
+    public.insert("alg".into(), json!(alg));
+    public.insert("use".into(), json!("sig"));
+    Value::Object(public)
+}
+
+/// `mcp-gate dev-keys [--dir DIR]`: creates missing keys and rewrites `DIR/jwks.json`.
+pub fn keys_command(args: &[String]) -> i32 {
+    let dir = PathBuf::from(flag(args, "--dir").unwrap_or_else(|| ".dev".into()));
+    match write_keys(&dir) {
+        Ok(created) => {
+            println!(
+                "development keys in {} ({} new); public key set: {}",
+                dir.join("keys").display(),
+                created,
+                dir.join("jwks.json").display()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("dev-keys: {e}");
+            1
+        }
+    }
+}
+
+fn write_keys(dir: &Path) -> Result<usize, String> {
+    fs::create_dir_all(dir.join("keys")).map_err(|e| e.to_string())?;
+    let mut created = 0;
+    let mut public_keys = Vec::new();
+    for (stem, kid, alg) in DEV_KEYS {
+        let path = private_path(dir, stem);
+        let private: Value = match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?,
+            Err(_) => {
+                let jwk = generate(alg)?;
+                write_private(&path, &jwk)?;
+                created += 1;
+                jwk
+            }
+        };
+        public_keys.push(public_of(&private, kid, alg));
+    }
+    let set = serde_json::to_string_pretty(&json!({ "keys": public_keys })).map_err(|e| e.to_string())?;
+    fs::write(dir.join("jwks.json"), set).map_err(|e| e.to_string())?;
+    Ok(created)
+}
+
+fn write_private(path: &Path, jwk: &Value) -> Result<(), String> {
+    let text = serde_json::to_string(jwk).map_err(|e| e.to_string())?;
+    fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o600));
+    }
+    Ok(())
+}
+
+/// `mcp-gate token ...`: prints a signed development token.
+pub fn token_command(args: &[String]) -> i32 {
+    match mint(args) {
+        Ok(token) => {
+            println!("{token}");
+            0
+        }
+        Err(e) => {
+            eprintln!("token: {e}");
+            2
+        }
+    }
+}
+
+fn mint(args: &[String]) -> Result<String, String> {
+    let dir = PathBuf::from(flag(args, "--dir").unwrap_or_else(|| ".dev".into()));
+    let alg = flag(args, "--alg").unwrap_or_else(|| "RS256".into());
+    let iss = flag(args, "--iss").ok_or("--iss is required")?;
+    let aud = flag(args, "--aud").ok_or("--aud is required")?;
+    let ttl: i64 = flag(args, "--ttl")
+        .map(|t| t.parse().map_err(|_| "--ttl takes seconds"))
+        .transpose()?
+        .unwrap_or(3600);
+    let (stem, kid, _) = DEV_KEYS
+        .iter()
+        .find(|(_, _, a)| *a == alg)
+        .ok_or("--alg must be RS256, ES256 or EdDSA")?;
+    let path = private_path(&dir, stem);
+    let bytes = fs::read(&path)
+        .map_err(|_| format!("no key at {}: run `mcp-gate dev-keys` first", path.display()))?;
+    let jwk: JsonWebKey<'_> = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs() as i64;
+    let mut custom = Map::new();
+    custom.insert("iss".into(), json!(iss));
+    custom.insert("aud".into(), json!(aud));
+    custom.insert("sub".into(), json!(flag(args, "--sub").unwrap_or_else(|| "dev-user".into())));
+    custom.insert(
+        "client_id".into(),
+        json!(flag(args, "--client-id").unwrap_or_else(|| "dev-client".into())),
+    );
+    custom.insert("jti".into(), json!(format!("dev-{now}-{}", std::process::id())));
+    if let Some(scope) = flag(args, "--scope") {
+        custom.insert("scope".into(), json!(scope));
+    }
+    let mut claims = Claims::new(custom);
+    claims.issued_at = chrono::DateTime::from_timestamp(now, 0);
+    claims.expiration = chrono::DateTime::from_timestamp(now + ttl, 0);
+    let header = Header::empty().with_key_id(*kid).with_token_type("at+jwt");
+    let signed = match alg.as_str() {
+        "RS256" => {
+            let key = RsaPrivateKey::try_from(&jwk).map_err(|e| e.to_string())?;
+            Rsa::rs256().token(&header, &claims, &key)
+        }
+        "ES256" => {
+            let key = p256::ecdsa::SigningKey::try_from(&jwk).map_err(|e| e.to_string())?;
+            Es256.token(&header, &claims, &key)
+        }
+        _ => {
+            let key = <Ed25519 as jwt_compact::Algorithm>::SigningKey::try_from(&jwk).map_err(|e| e.to_string())?;
+            Ed25519.token(&header, &claims, &key)
+        }
+    };
+    signed.map_err(|e| e.to_string())
+}

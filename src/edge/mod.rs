@@ -1,0 +1,226 @@
+//! The Worker adapter: the only code that touches `worker`, KV, fetch and WebCrypto.
+//!
+//! It does I/O (settings, KV, body, origin) and hands preloaded data to the core.
+
+mod convert;
+mod origin;
+mod state;
+mod webcrypto;
+
+use std::rc::Rc;
+
+use http::{HeaderMap, Method, StatusCode};
+use worker::{console_log, event, Context, Date, Env, Request, Response, Result};
+
+use crate::gate::cors::{self, BrowserOrigin};
+use crate::gate::logline::LogLine;
+use crate::gate::pipeline::{self, ProtectedRequest, RulesView};
+use crate::gate::respond::{json_response, ChallengeContext};
+use crate::gate::{forward, metadata, route, GateError, Route};
+use crate::settings::Settings;
+use convert::{from_http, http_headers};
+use origin::OriginFailure;
+use state::RulesSlot;
+use webcrypto::WebCryptoVerifier;
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let started = Date::now().as_millis() as f64;
+    let method = Method::from_bytes(req.method().as_ref().as_bytes()).unwrap_or(Method::GET);
+    let url = req.url()?;
+    let path = url.path().to_owned();
+    let settings = state::settings(&env);
+    let headers = http_headers(req.headers());
+    let own_origin = url.origin().ascii_serialization();
+
+    match route(&method, &path, settings.as_ref().ok().map(Rc::as_ref)) {
+        Route::ProtectedResourceMetadata => Ok(match &settings {
+            Ok(s) => from_http(metadata_response(s)),
+            Err(e) => from_http(GateError::Settings(e.clone()).respond(&ChallengeContext::default())),
+        }?),
+        Route::AuthorizationServerMetadata => Ok(from_http(json_response(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "No authorization server metadata is mirrored",
+            None,
+        ))?),
+        Route::Preflight => {
+            let public = path.starts_with(route::PROTECTED_RESOURCE_PREFIX)
+                || path.starts_with(route::AUTHORIZATION_SERVER_PREFIX);
+            let origin = match &settings {
+                Ok(s) => cors::check(&headers, &own_origin, s),
+                Err(_) => BrowserOrigin::Forbidden,
+            };
+            from_http(cors::preflight(&origin, public))
+        }
+        Route::Health => from_http(health(&env, started).await),
+        Route::Protected => {
+            let settings = match settings {
+                Ok(s) => s,
+                Err(e) => {
+                    let error = GateError::Settings(e);
+                    let response = error.respond(&ChallengeContext::default());
+                    log(&LogLine {
+                        decision: "deny",
+                        reason: error.reason(),
+                        status: response.status().as_u16(),
+                        http_method: method.to_string(),
+                        path,
+                        ..LogLine::default()
+                    }, started);
+                    return from_http(response);
+                }
+            };
+            protected(req, &env, &settings, method, url, headers, own_origin, started).await
+        }
+    }
+}
+
+fn metadata_response(settings: &Settings) -> http::Response<Vec<u8>> {
+    let mut response = http::Response::new(metadata::protected_resource_metadata(settings));
+    let h = response.headers_mut();
+    h.insert("content-type", http::HeaderValue::from_static("application/json"));
+    h.insert("access-control-allow-origin", http::HeaderValue::from_static("*"));
+    h.insert("cache-control", http::HeaderValue::from_static("public, max-age=300"));
+    response
+}
+
+async fn health(env: &Env, now: f64) -> http::Response<Vec<u8>> {
+    let settings = state::settings(env);
+    if settings.is_ok() {
+        state::load_keys(env, now, false).await;
+        state::load_rules(env, now).await;
+    }
+    let snap = state::snapshot(now);
+    let (status, text) = match (&settings, snap.key_count) {
+        (Err(_), _) => (StatusCode::SERVICE_UNAVAILABLE, "invalid_settings"),
+        (Ok(_), 0) => (StatusCode::SERVICE_UNAVAILABLE, "no_keys"),
+        (Ok(_), _) => (StatusCode::OK, "ok"),
+    };
+    let body = serde_json::json!({
+        "status": text,
+        "settings_error": settings.as_ref().err().map(|e| e.to_string()),
+        "keys": snap.key_count,
+        "keys_age_seconds": snap.keys_age_seconds,
+        "rules": snap.rules_state,
+        "rules_version": snap.rules_version,
+        "rules_age_seconds": snap.rules_age_seconds,
+    });
+    let mut response = http::Response::new(serde_json::to_vec(&body).unwrap_or_default());
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert("content-type", http::HeaderValue::from_static("application/json"));
+    response
+}
+
+fn log(line: &LogLine, started: f64) {
+    let mut line = line.clone();
+    line.duration_ms = Some(Date::now().as_millis() as f64 - started);
+    console_log!("{}", line.to_json());
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn protected(
+    mut req: Request,
+    env: &Env,
+    settings: &Settings,
+    method: Method,
+    url: url::Url,
+    headers: HeaderMap,
+    own_origin: String,
+    started: f64,
+) -> Result<Response> {
+    // Refuse oversized bodies before reading them when the client says how large they are.
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let body = match declared {
+        Some(n) if n > settings.max_body_bytes => Vec::new(),
+        _ if method == Method::GET || method == Method::HEAD => Vec::new(),
+        _ => req.bytes().await.unwrap_or_default(),
+    };
+    let oversized = declared.is_some_and(|n| n > settings.max_body_bytes);
+
+    let keys = state::load_keys(env, started, false).await;
+    let rules_slot = state::load_rules(env, started).await;
+    let rules = match &rules_slot {
+        RulesSlot::Loaded(set) => RulesView::Document(set),
+        RulesSlot::Absent if !settings.require_rules => RulesView::Authenticated,
+        RulesSlot::Unknown | RulesSlot::Absent | RulesSlot::Unusable => RulesView::Unavailable,
+    };
+    let too_large = vec![0u8; 0];
+    let request = ProtectedRequest {
+        method: &method,
+        path: url.path(),
+        headers: &headers,
+        body: if oversized { &too_large } else { &body },
+        own_origin: &own_origin,
+    };
+    let pre = if oversized {
+        Err(Box::new(pipeline::Refusal {
+            error: GateError::BodyTooLarge,
+            context: ChallengeContext::default(),
+            browser_origin: cors::check(&headers, &own_origin, settings),
+            log: LogLine {
+                http_method: method.to_string(),
+                path: url.path().to_owned(),
+                ..LogLine::default()
+            },
+        }))
+    } else {
+        pipeline::precheck(&request, settings, rules)
+    };
+    let pre = match pre {
+        Ok(pre) => pre,
+        Err(refusal) => return refuse(&refusal, started),
+    };
+
+    // The only I/O between the two stages: an unknown `kid` may mean the keys rotated.
+    let keys = match pre.kid() {
+        Some(kid) if !keys.has_kid(kid) => state::refresh_for_unknown_kid(env, started, kid).await,
+        _ => keys,
+    };
+    let now_ms = Date::now().as_millis();
+    let allowed = match pipeline::authorize(pre, settings, &keys, &WebCryptoVerifier, now_ms).await {
+        Ok(allowed) => allowed,
+        Err(refusal) => return refuse(&refusal, started),
+    };
+
+    let target = forward::origin_url(settings, url.path(), url.query());
+    let origin_headers = forward::origin_headers(&headers, &allowed.token, settings);
+    let mut line = allowed.log;
+    match origin::send(&target, &method, &origin_headers, &body, settings.origin_timeout_seconds).await {
+        Ok(response) => {
+            let mut response_headers = http_headers(response.headers());
+            cors::decorate(&mut response_headers, &allowed.browser_origin);
+            line.status = response.status_code();
+            log(&line, started);
+            Ok(response.with_headers(origin::to_worker_headers(&response_headers)))
+        }
+        Err(failure) => {
+            let error = match failure {
+                OriginFailure::Unreachable => GateError::OriginUnreachable,
+                OriginFailure::Timeout => GateError::OriginTimeout,
+            };
+            let refusal = pipeline::Refusal {
+                error,
+                context: ChallengeContext::default(),
+                browser_origin: allowed.browser_origin,
+                log: line,
+            };
+            refuse(&refusal, started)
+        }
+    }
+}
+
+fn refuse(refusal: &pipeline::Refusal, started: f64) -> Result<Response> {
+    log(&refusal.log_line(), started);
+    from_http(refusal.response())
+}

@@ -1,0 +1,240 @@
+//! Per-isolate state: settings (parsed once), the key set and the rules (read from KV at most
+//! once per [`KV_REFRESH_MS`], kept in memory between), with stale-on-error semantics.
+//!
+//! Nothing here holds a `RefCell` borrow across an `.await`: values are `Rc`-cloned out.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use worker::{console_error, console_log, Env};
+
+use crate::rules::RuleSet;
+use crate::settings::{Settings, SettingsError};
+use crate::token::KeySet;
+
+/// KV binding name (SPEC §2).
+pub const KV_BINDING: &str = "GATE_KV";
+/// KV key of the JWK Set.
+pub const JWKS_KEY: &str = "jwks";
+/// KV key of the rules document.
+pub const RULES_KEY: &str = "rules";
+/// How long an isolate trusts its in-memory key set and rules before reading KV again.
+/// Changes written to KV therefore take effect within KV's propagation time plus this.
+pub const KV_REFRESH_MS: f64 = 30_000.0;
+
+/// The rules as this isolate knows them.
+#[derive(Debug, Clone, Default)]
+pub enum RulesSlot {
+    /// Never read yet.
+    #[default]
+    Unknown,
+    /// No document in KV, and none was ever loaded by this isolate.
+    Absent,
+    /// The last valid document.
+    Loaded(Rc<RuleSet>),
+    /// Invalid (or deleted after a load) with no earlier valid document.
+    Unusable,
+}
+
+/// Everything the isolate keeps between requests.
+#[derive(Default)]
+struct Isolate {
+    settings: Option<Result<Rc<Settings>, SettingsError>>,
+    keys: Rc<KeySet>,
+    keys_loaded_at: Option<f64>,
+    keys_checked_at: Option<f64>,
+    rules: RulesSlot,
+    rules_loaded_at: Option<f64>,
+    rules_checked_at: Option<f64>,
+}
+
+thread_local! {
+    static ISOLATE: RefCell<Isolate> = RefCell::new(Isolate::default());
+}
+
+fn lookup(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .ok()
+        .map(|s| s.to_string())
+        .or_else(|| env.var(name).ok().map(|v| v.to_string()))
+}
+
+/// The settings, validated at the first request of the isolate (and logged once if invalid).
+pub fn settings(env: &Env) -> Result<Rc<Settings>, SettingsError> {
+    if let Some(parsed) = ISOLATE.with(|i| i.borrow().settings.clone()) {
+        return parsed;
+    }
+    let parsed = Settings::from_lookup(|name| lookup(env, name)).map(Rc::new);
+    if let Err(e) = &parsed {
+        console_error!("{}", serde_json::json!({"event": "settings_invalid", "error": e.to_string()}));
+    }
+    ISOLATE.with(|i| i.borrow_mut().settings = Some(parsed.clone()));
+    parsed
+}
+
+fn due(checked_at: Option<f64>, now: f64) -> bool {
+    checked_at.is_none_or(|t| now - t >= KV_REFRESH_MS || now < t)
+}
+
+/// Installs a key set (from KV or a refresh) as the isolate's current one.
+pub fn install_keys(json: &[u8], now: f64, source: &str) -> bool {
+    match KeySet::parse(json) {
+        Ok(parsed) => {
+            for skipped in &parsed.skipped {
+                console_log!(
+                    "{}",
+                    serde_json::json!({"event": "jwk_skipped", "source": source, "index": skipped.index,
+                        "kid": skipped.kid, "reason": skipped.reason.to_string()})
+                );
+            }
+            ISOLATE.with(|i| {
+                let mut i = i.borrow_mut();
+                i.keys = Rc::new(parsed.set);
+                i.keys_loaded_at = Some(now);
+            });
+            true
+        }
+        Err(e) => {
+            console_error!(
+                "{}",
+                serde_json::json!({"event": "jwks_invalid", "source": source, "error": e.to_string()})
+            );
+            false
+        }
+    }
+}
+
+/// Reads the key set from KV when due (or when `force`), keeping the old one on any failure.
+pub async fn load_keys(env: &Env, now: f64, force: bool) -> Rc<KeySet> {
+    let checked = ISOLATE.with(|i| i.borrow().keys_checked_at);
+    if force || due(checked, now) {
+        ISOLATE.with(|i| i.borrow_mut().keys_checked_at = Some(now));
+        match env.kv(KV_BINDING) {
+            Ok(kv) => match kv.get(JWKS_KEY).bytes().await {
+                Ok(Some(bytes)) => {
+                    install_keys(&bytes, now, "kv");
+                }
+                // Missing: keep what we have; with nothing, no token can be valid.
+                Ok(None) => {}
+                Err(e) => console_error!(
+                    "{}",
+                    serde_json::json!({"event": "kv_read_failed", "key": JWKS_KEY, "error": e.to_string()})
+                ),
+            },
+            Err(e) => console_error!(
+                "{}",
+                serde_json::json!({"event": "kv_binding_missing", "binding": KV_BINDING, "error": e.to_string()})
+            ),
+        }
+    }
+    ISOLATE.with(|i| i.borrow().keys.clone())
+}
+
+/// Reads the rules from KV when due, applying SPEC §2: an invalid document, or one deleted
+/// after a valid one was loaded, never opens the gate.
+pub async fn load_rules(env: &Env, now: f64) -> RulesSlot {
+    let checked = ISOLATE.with(|i| i.borrow().rules_checked_at);
+    if due(checked, now) {
+        ISOLATE.with(|i| i.borrow_mut().rules_checked_at = Some(now));
+        let read = match env.kv(KV_BINDING) {
+            Ok(kv) => kv.get(RULES_KEY).text().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let next = ISOLATE.with(|i| {
+            let current = i.borrow().rules.clone();
+            match read {
+                Ok(Some(text)) => match RuleSet::parse(&text) {
+                    Ok(set) => Some((RulesSlot::Loaded(Rc::new(set)), true)),
+                    Err(e) => {
+                        console_error!("{}", serde_json::json!({"event": "rules_invalid", "error": e.to_string()}));
+                        match current {
+                            RulesSlot::Loaded(_) => None,
+                            RulesSlot::Unknown | RulesSlot::Absent | RulesSlot::Unusable => {
+                                Some((RulesSlot::Unusable, false))
+                            }
+                        }
+                    }
+                },
+                Ok(None) => match current {
+                    RulesSlot::Unknown | RulesSlot::Absent => Some((RulesSlot::Absent, false)),
+                    RulesSlot::Loaded(_) | RulesSlot::Unusable => {
+                        console_error!("{}", serde_json::json!({"event": "rules_missing_after_load",
+                            "action": "keeping the last valid rules"}));
+                        None
+                    }
+                },
+                Err(e) => {
+                    console_error!("{}", serde_json::json!({"event": "kv_read_failed", "key": RULES_KEY, "error": e}));
+                    match current {
+                        // A first read that fails must not mean "authenticated mode".
+                        RulesSlot::Unknown => Some((RulesSlot::Unusable, false)),
+                        RulesSlot::Absent | RulesSlot::Loaded(_) | RulesSlot::Unusable => None,
+                    }
+                }
+            }
+        });
+        if let Some((slot, loaded)) = next {
+            ISOLATE.with(|i| {
+                let mut i = i.borrow_mut();
+                i.rules = slot;
+                if loaded {
+                    i.rules_loaded_at = Some(now);
+                }
+            });
+        }
+    }
+    ISOLATE.with(|i| i.borrow().rules.clone())
+}
+
+/// Non-secret state for `/healthz`.
+pub struct Snapshot {
+    /// Usable keys.
+    pub key_count: usize,
+    /// Age of the key set in seconds.
+    pub keys_age_seconds: Option<f64>,
+    /// Rules version, when loaded.
+    pub rules_version: Option<u64>,
+    /// Rules state name.
+    pub rules_state: &'static str,
+    /// Age of the rules in seconds.
+    pub rules_age_seconds: Option<f64>,
+}
+
+/// Current state for `/healthz`.
+pub fn snapshot(now: f64) -> Snapshot {
+    ISOLATE.with(|i| {
+        let i = i.borrow();
+        let age = |t: Option<f64>| t.map(|t| ((now - t) / 1000.0).max(0.0).round());
+        let (rules_version, rules_state) = match &i.rules {
+            RulesSlot::Unknown => (None, "unknown"),
+            RulesSlot::Absent => (None, "absent"),
+            RulesSlot::Loaded(set) => (set.version(), "loaded"),
+            RulesSlot::Unusable => (None, "unusable"),
+        };
+        Snapshot {
+            key_count: i.keys.len(),
+            keys_age_seconds: age(i.keys_loaded_at),
+            rules_version,
+            rules_state,
+            rules_age_seconds: age(i.rules_loaded_at),
+        }
+    })
+}
+
+/// Cooldown between key-set reloads triggered by unknown `kid`s, per isolate.
+pub const UNKNOWN_KID_COOLDOWN_MS: f64 = 30_000.0;
+
+thread_local! {
+    static LAST_UNKNOWN_KID_RELOAD: RefCell<Option<f64>> = const { RefCell::new(None) };
+}
+
+/// A token names a `kid` the isolate does not know: re-read KV at most once per cooldown.
+pub async fn refresh_for_unknown_kid(env: &Env, now: f64, _kid: &str) -> Rc<KeySet> {
+    let last = LAST_UNKNOWN_KID_RELOAD.with(|l| *l.borrow());
+    let allowed = last.is_none_or(|t| now - t >= UNKNOWN_KID_COOLDOWN_MS || now < t);
+    if allowed {
+        LAST_UNKNOWN_KID_RELOAD.with(|l| *l.borrow_mut() = Some(now));
+        return load_keys(env, now, true).await;
+    }
+    ISOLATE.with(|i| i.borrow().keys.clone())
+}

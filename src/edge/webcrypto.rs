@@ -1,0 +1,129 @@
+//! Signature verification with WebCrypto (`crypto.subtle`), the Worker's native crypto.
+//!
+//! Imported `CryptoKey`s are cached per isolate, keyed by algorithm and the key's public JWK
+//! (so a rotated key under a reused `kid` can never hit a stale entry).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CryptoKey, SubtleCrypto, WorkerGlobalScope};
+
+use crate::token::{Algorithm, KeyEntry, SignatureVerifier};
+
+/// Bound on cached imported keys; the cache is simply cleared when full (key sets are small).
+const MAX_CACHED_KEYS: usize = 64;
+
+thread_local! {
+    static IMPORTED: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
+}
+
+/// Verifies with `crypto.subtle`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WebCryptoVerifier;
+
+fn object(pairs: &[(&str, JsValue)]) -> Object {
+    let obj = Object::new();
+    for (name, value) in pairs {
+        // Setting a property on a fresh plain object cannot fail.
+        let _ = Reflect::set(&obj, &JsValue::from_str(name), value);
+    }
+    obj
+}
+
+fn hash_name(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::Rs256 | Algorithm::Ps256 | Algorithm::Es256 | Algorithm::EdDsa => "SHA-256",
+        Algorithm::Rs384 | Algorithm::Ps384 => "SHA-384",
+        Algorithm::Rs512 | Algorithm::Ps512 => "SHA-512",
+    }
+}
+
+/// `(importKey algorithm, verify algorithm)` for a JWS algorithm.
+fn algorithms(alg: Algorithm) -> (Object, Object) {
+    let s = |v: &str| JsValue::from_str(v);
+    let hash = s(hash_name(alg));
+    match alg {
+        Algorithm::Rs256 | Algorithm::Rs384 | Algorithm::Rs512 => (
+            object(&[("name", s("RSASSA-PKCS1-v1_5")), ("hash", hash)]),
+            object(&[("name", s("RSASSA-PKCS1-v1_5"))]),
+        ),
+        Algorithm::Ps256 | Algorithm::Ps384 | Algorithm::Ps512 => {
+            // RFC 7518 §3.5: salt length equals the hash output length.
+            let salt = match alg {
+                Algorithm::Ps384 => 48,
+                Algorithm::Ps512 => 64,
+                _ => 32,
+            };
+            (
+                object(&[("name", s("RSA-PSS")), ("hash", hash)]),
+                object(&[("name", s("RSA-PSS")), ("saltLength", JsValue::from(salt))]),
+            )
+        }
+        Algorithm::Es256 => (
+            object(&[("name", s("ECDSA")), ("namedCurve", s("P-256"))]),
+            object(&[("name", s("ECDSA")), ("hash", hash)]),
+        ),
+        Algorithm::EdDsa => (
+            object(&[("name", s("Ed25519"))]),
+            object(&[("name", s("Ed25519"))]),
+        ),
+    }
+}
+
+fn subtle() -> Option<SubtleCrypto> {
+    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+    scope.crypto().ok().map(|c| c.subtle())
+}
+
+async fn import(subtle: &SubtleCrypto, key: &KeyEntry, alg: Algorithm) -> Option<CryptoKey> {
+    let jwk_json = key.public_jwk_json().to_string();
+    let cache_key = format!("{}|{jwk_json}", alg.jws_name());
+    if let Some(hit) = IMPORTED.with(|c| c.borrow().get(&cache_key).cloned()) {
+        return Some(hit);
+    }
+    let jwk: Object = js_sys::JSON::parse(&jwk_json).ok()?.dyn_into().ok()?;
+    let (import_alg, _) = algorithms(alg);
+    let usages = Array::of1(&JsValue::from_str("verify"));
+    let promise = subtle
+        .import_key_with_object("jwk", &jwk, &import_alg, false, &usages)
+        .ok()?;
+    let imported: CryptoKey = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
+    IMPORTED.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= MAX_CACHED_KEYS {
+            cache.clear();
+        }
+        cache.insert(cache_key, imported.clone());
+    });
+    Some(imported)
+}
+
+impl SignatureVerifier for WebCryptoVerifier {
+    async fn verify(
+        &self,
+        key: &KeyEntry,
+        alg: Algorithm,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        let Some(subtle) = subtle() else {
+            return false;
+        };
+        let Some(crypto_key) = import(&subtle, key, alg).await else {
+            return false;
+        };
+        let (_, verify_alg) = algorithms(alg);
+        let Ok(promise) = subtle.verify_with_object_and_u8_array_and_u8_array(
+            &verify_alg,
+            &crypto_key,
+            signature,
+            signing_input,
+        ) else {
+            return false;
+        };
+        matches!(JsFuture::from(promise).await, Ok(v) if v.as_bool() == Some(true))
+    }
+}

@@ -1,0 +1,268 @@
+//! The protected-request pipeline, platform-free.
+//!
+//! Split in two so that the adapter can do I/O in between and the core stays synchronous on
+//! preloaded data wherever it can:
+//!
+//! 1. [`precheck`] (sync): `Origin`, rules availability, body size, credential, token
+//!    structure, JSON-RPC inspection and the scopes the request needs.
+//!    → the adapter may now refresh the key set if the token's `kid` is unknown.
+//! 2. [`authorize`] (async only for the signature check): verify, then check the grant.
+
+use http::{HeaderMap, Method, Response};
+
+use super::cors::{self, BrowserOrigin};
+use super::logline::LogLine;
+use super::respond::{ChallengeContext, GateError};
+use crate::rpc::{self, RpcBody};
+use crate::rules::{RequestFacts, Requirement, RuleSet};
+use crate::settings::Settings;
+use crate::token::extract;
+use crate::token::verify::{self, UntrustedJwt};
+use crate::token::{KeySet, SignatureVerifier, VerifiedToken};
+
+/// The rules the isolate holds right now.
+#[derive(Debug, Clone, Copy)]
+pub enum RulesView<'a> {
+    /// A valid rules document.
+    Document(&'a RuleSet),
+    /// No document was ever loaded and none is required: a valid token with
+    /// `REQUIRED_SCOPES` is enough.
+    Authenticated,
+    /// No usable rules (invalid with no earlier valid one, deleted after one was loaded,
+    /// or missing under `REQUIRE_RULES`): every protected request gets 503.
+    Unavailable,
+}
+
+/// A protected request as the core sees it (body already read, within the size limit).
+#[derive(Debug, Clone, Copy)]
+pub struct ProtectedRequest<'a> {
+    /// HTTP method.
+    pub method: &'a Method,
+    /// Path (no query).
+    pub path: &'a str,
+    /// Request headers.
+    pub headers: &'a HeaderMap,
+    /// Body bytes, exactly as they will be forwarded.
+    pub body: &'a [u8],
+    /// Serialized origin of the gate itself (`https://mcp.example.com`).
+    pub own_origin: &'a str,
+}
+
+/// A request the gate answers itself, with what the log line and CORS need.
+#[derive(Debug)]
+pub struct Refusal {
+    /// Why.
+    pub error: GateError,
+    /// Challenge parameters.
+    pub context: ChallengeContext,
+    /// CORS outcome, so that browser clients can read the challenge.
+    pub browser_origin: BrowserOrigin,
+    /// Log fields gathered so far.
+    pub log: LogLine,
+}
+
+impl Refusal {
+    /// The HTTP answer, CORS headers included.
+    pub fn response(&self) -> Response<Vec<u8>> {
+        let mut response = self.error.respond(&self.context);
+        cors::decorate(response.headers_mut(), &self.browser_origin);
+        response
+    }
+
+    /// The log line for this refusal.
+    pub fn log_line(&self) -> LogLine {
+        let mut log = self.log.clone();
+        log.decision = "deny";
+        log.reason = self.error.reason();
+        log.status = self.response_status();
+        log
+    }
+
+    fn response_status(&self) -> u16 {
+        self.error.respond(&self.context).status().as_u16()
+    }
+}
+
+/// Result of [`precheck`]: everything known before the signature check.
+pub struct Prechecked<'r> {
+    jwt: UntrustedJwt<'r>,
+    requirement: Result<Requirement, GateError>,
+    browser_origin: BrowserOrigin,
+    context: ChallengeContext,
+    log: LogLine,
+}
+
+impl Prechecked<'_> {
+    /// The untrusted `kid`, to decide whether the key set needs a refresh.
+    pub fn kid(&self) -> Option<&str> {
+        self.jwt.kid()
+    }
+}
+
+/// An allowed request.
+#[derive(Debug)]
+pub struct Allowed {
+    /// The verified token (identity headers come from it).
+    pub token: VerifiedToken,
+    /// CORS outcome for the origin's response.
+    pub browser_origin: BrowserOrigin,
+    /// Log fields.
+    pub log: LogLine,
+}
+
+fn base_log(req: &ProtectedRequest<'_>) -> LogLine {
+    LogLine {
+        http_method: req.method.as_str().to_owned(),
+        path: req.path.to_owned(),
+        ..LogLine::default()
+    }
+}
+
+/// What the request needs, from the request alone.
+fn requirement(
+    req: &ProtectedRequest<'_>,
+    rules: RulesView<'_>,
+    log: &mut LogLine,
+) -> Result<Requirement, GateError> {
+    let body: Option<RpcBody> = if req.method == Method::POST {
+        Some(rpc::inspect(req.body).map_err(GateError::Body)?)
+    } else {
+        None
+    };
+    if let Some(body) = &body {
+        let (methods, names) = body.summary();
+        log.rpc_method = methods;
+        log.rpc_name = names;
+    }
+    let facts = RequestFacts {
+        http_method: req.method.as_str(),
+        path: req.path,
+        body: body.as_ref(),
+    };
+    match rules {
+        RulesView::Document(set) => set.requirement(&facts).map_err(GateError::Authz),
+        RulesView::Authenticated => Ok(Requirement::authenticated()),
+        RulesView::Unavailable => Err(GateError::RulesUnavailable),
+    }
+}
+
+/// Stage 1: checks that need no key and no I/O.
+pub fn precheck<'r>(
+    req: &ProtectedRequest<'r>,
+    settings: &Settings,
+    rules: RulesView<'_>,
+) -> Result<Prechecked<'r>, Box<Refusal>> {
+    let mut log = base_log(req);
+    let mut context = ChallengeContext {
+        metadata_url: Some(settings.metadata_url()),
+        scope_hint: Vec::new(),
+    };
+    let browser_origin = cors::check(req.headers, req.own_origin, settings);
+    let refuse = |error: GateError, context: ChallengeContext, log: LogLine, origin: BrowserOrigin| {
+        Box::new(Refusal {
+            error,
+            context,
+            browser_origin: origin,
+            log,
+        })
+    };
+    if browser_origin == BrowserOrigin::Forbidden {
+        return Err(refuse(GateError::OriginForbidden, context, log, browser_origin));
+    }
+    if matches!(rules, RulesView::Unavailable) {
+        return Err(refuse(GateError::RulesUnavailable, context, log, browser_origin));
+    }
+    if req.body.len() > settings.max_body_bytes {
+        return Err(refuse(GateError::BodyTooLarge, context, log, browser_origin));
+    }
+
+    let requirement = requirement(req, rules, &mut log);
+    if let Ok(requirement) = &requirement {
+        context.scope_hint = requirement.scopes(&settings.required_scopes);
+        log.required = context.scope_hint.clone();
+    }
+
+    let authorization = req
+        .headers
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .map(|v| v.to_str().unwrap_or(","));
+    let credential = match extract::bearer(authorization) {
+        Ok(credential) => credential,
+        Err(e) => return Err(refuse(GateError::Credential(e), context, log, browser_origin)),
+    };
+    let jwt = match verify::parse(&credential, settings) {
+        Ok(jwt) => jwt,
+        Err(e) => return Err(refuse(GateError::Token(e), context, log, browser_origin)),
+    };
+    Ok(Prechecked {
+        jwt,
+        requirement,
+        browser_origin,
+        context,
+        log,
+    })
+}
+
+/// Stage 2: signature, claims and the scope grant.
+pub async fn authorize<V: SignatureVerifier>(
+    pre: Prechecked<'_>,
+    settings: &Settings,
+    keys: &KeySet,
+    verifier: &V,
+    now_ms: u64,
+) -> Result<Allowed, Box<Refusal>> {
+    let Prechecked {
+        jwt,
+        requirement,
+        browser_origin,
+        context,
+        mut log,
+    } = pre;
+    let token = match verify::verify(&jwt, keys, verifier, settings, now_ms).await {
+        Ok(token) => token,
+        Err(e) => {
+            return Err(Box::new(Refusal {
+                error: GateError::Token(e),
+                context,
+                browser_origin,
+                log,
+            }))
+        }
+    };
+    log.iss = Some(token.issuer().to_owned());
+    log.sub = token.subject().map(str::to_owned);
+    log.client_id = token.client_id().map(str::to_owned);
+    log.jti = token.jti().map(str::to_owned);
+    log.granted = token.scopes().to_vec();
+
+    let outcome = requirement.and_then(|requirement| {
+        requirement
+            .check(token.scopes(), &settings.required_scopes)
+            .map_err(GateError::Authz)
+    });
+    match outcome {
+        Ok(grant) => {
+            log.rule = grant.rule_names();
+            log.decision = "allow";
+            log.reason = "allowed".into();
+            Ok(Allowed {
+                token,
+                browser_origin,
+                log,
+            })
+        }
+        Err(error) => {
+            if let GateError::Authz(authz) = &error {
+                log.rule = authz.rule_name();
+                log.missing = authz.missing_scopes();
+            }
+            Err(Box::new(Refusal {
+                error,
+                context,
+                browser_origin,
+                log,
+            }))
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Every error of every stage, mapped to status, `WWW-Authenticate` and a JSON body in one
+//! exhaustive `match` (SPEC §5). No arm may be a catch-all: a new error variant must be
+//! placed here deliberately.
+
+use std::fmt::Write as _;
+
+use http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{Response, StatusCode};
+use serde::Serialize;
+
+use crate::rpc::RpcError;
+use crate::rules::AuthzError;
+use crate::settings::SettingsError;
+use crate::token::extract::ExtractError;
+use crate::token::TokenError;
+
+/// Why the gate answers a protected request itself instead of forwarding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateError {
+    /// Settings are invalid: 500 naming the setting (never its value).
+    Settings(SettingsError),
+    /// A browser `Origin` that is not allowed: 403, no challenge.
+    OriginForbidden,
+    /// The body exceeds `MAX_BODY_BYTES`: 413.
+    BodyTooLarge,
+    /// No usable credential: 401 challenge, or 400 `invalid_request`, or 401 `invalid_token`.
+    Credential(ExtractError),
+    /// The token failed verification: 401 `invalid_token`.
+    Token(TokenError),
+    /// The JSON-RPC body is unusable: 400.
+    Body(RpcError),
+    /// The scope rules refuse the request: 403 (step-up or denied) or 400 (bad `{name}`).
+    Authz(AuthzError),
+    /// No usable rules document (invalid with no earlier valid one, or missing under
+    /// `REQUIRE_RULES`): 503.
+    RulesUnavailable,
+    /// The origin could not be reached: 502.
+    OriginUnreachable,
+    /// The origin did not answer in time: 504.
+    OriginTimeout,
+}
+
+/// What a challenge needs to know beyond the error.
+#[derive(Debug, Clone, Default)]
+pub struct ChallengeContext {
+    /// The path-inserted metadata URL (absent only when settings are invalid).
+    pub metadata_url: Option<String>,
+    /// Scopes this request needs, when known before the token (`scope=` in a 401).
+    pub scope_hint: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+/// Keeps a value safe inside a quoted-string: printable ASCII without `"` and `\`.
+fn quotable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '?',
+        })
+        .collect()
+}
+
+/// Builds a one-line `Bearer` challenge from `(name, value)` pairs.
+fn bearer(params: &[(&str, &str)]) -> String {
+    let mut header = String::from("Bearer");
+    for (i, (name, value)) in params.iter().enumerate() {
+        let sep = if i == 0 { " " } else { ", " };
+        let _ = write!(header, "{sep}{name}=\"{}\"", quotable(value));
+    }
+    header
+}
+
+impl GateError {
+    /// Short reason for the log line.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Settings(e) => format!("invalid_setting:{}", e.setting()),
+            Self::OriginForbidden => "origin_not_allowed".into(),
+            Self::BodyTooLarge => "body_too_large".into(),
+            Self::Credential(e) => e.reason().into(),
+            Self::Token(e) => e.reason().into(),
+            Self::Body(e) => e.reason().into(),
+            Self::Authz(e) => e.reason().into(),
+            Self::RulesUnavailable => "rules_unavailable".into(),
+            Self::OriginUnreachable => "origin_unreachable".into(),
+            Self::OriginTimeout => "origin_timeout".into(),
+        }
+    }
+
+    /// The HTTP answer.
+    pub fn respond(&self, ctx: &ChallengeContext) -> Response<Vec<u8>> {
+        let metadata = ctx.metadata_url.as_deref().unwrap_or_default();
+        let hint = ctx.scope_hint.join(" ");
+        let mut params: Vec<(&str, &str)> = Vec::new();
+        let settings_text;
+        let authz_description;
+        let authz_scope;
+        let (status, error, description, challenge) = match self {
+            Self::Settings(e) => {
+                settings_text = e.to_string();
+                (StatusCode::INTERNAL_SERVER_ERROR, "server_error", settings_text.as_str(), false)
+            }
+            Self::OriginForbidden => (
+                StatusCode::FORBIDDEN,
+                "origin_not_allowed",
+                "This browser origin may not call the MCP endpoint",
+                false,
+            ),
+            Self::BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                "The request body exceeds the gate's limit",
+                false,
+            ),
+            Self::Credential(ExtractError::Missing) => {
+                params.push(("resource_metadata", metadata));
+                if !hint.is_empty() {
+                    params.push(("scope", &hint));
+                }
+                (StatusCode::UNAUTHORIZED, "unauthorized", "A bearer access token is required", true)
+            }
+            Self::Credential(e @ (ExtractError::MultipleCredentials | ExtractError::MalformedBearer)) => {
+                let description = match e {
+                    ExtractError::MultipleCredentials => "Send exactly one Authorization header with one bearer token",
+                    _ => "The Authorization header is not a valid bearer credential",
+                };
+                params.extend([
+                    ("error", "invalid_request"),
+                    ("error_description", description),
+                    ("resource_metadata", metadata),
+                ]);
+                (StatusCode::BAD_REQUEST, "invalid_request", description, true)
+            }
+            Self::Credential(ExtractError::TooLarge) => {
+                let description = "The access token is invalid";
+                params.extend([
+                    ("error", "invalid_token"),
+                    ("error_description", description),
+                    ("resource_metadata", metadata),
+                ]);
+                (StatusCode::UNAUTHORIZED, "invalid_token", description, true)
+            }
+            Self::Token(e) => {
+                params.extend([
+                    ("error", "invalid_token"),
+                    ("error_description", e.description()),
+                    ("resource_metadata", metadata),
+                ]);
+                (StatusCode::UNAUTHORIZED, "invalid_token", e.description(), true)
+            }
+            Self::Body(e) => (StatusCode::BAD_REQUEST, "invalid_request", e.description(), false),
+            Self::Authz(e) => match e.insufficient_scope() {
+                Some((required, description)) => {
+                    authz_scope = required.join(" ");
+                    authz_description = description;
+                    params.extend([
+                        ("error", "insufficient_scope"),
+                        ("scope", authz_scope.as_str()),
+                        ("resource_metadata", metadata),
+                        ("error_description", authz_description.as_str()),
+                    ]);
+                    (StatusCode::FORBIDDEN, "insufficient_scope", authz_description.as_str(), true)
+                }
+                None => {
+                    authz_description = e.description();
+                    let status = if e.is_bad_request() { StatusCode::BAD_REQUEST } else { StatusCode::FORBIDDEN };
+                    let code = if e.is_bad_request() { "invalid_request" } else { "access_denied" };
+                    (status, code, authz_description.as_str(), false)
+                }
+            },
+            Self::RulesUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "The gate has no valid scope rules; see the logs",
+                false,
+            ),
+            Self::OriginUnreachable => (
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                "The MCP server could not be reached",
+                false,
+            ),
+            Self::OriginTimeout => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "gateway_timeout",
+                "The MCP server did not answer in time",
+                false,
+            ),
+        };
+        json_response(status, error, description, challenge.then(|| bearer(&params)))
+    }
+}
+
+/// A JSON error response, optionally with a `WWW-Authenticate` challenge.
+pub fn json_response(
+    status: StatusCode,
+    error: &str,
+    description: &str,
+    challenge: Option<String>,
+) -> Response<Vec<u8>> {
+    let body = serde_json::to_vec(&ErrorBody {
+        error,
+        error_description: description,
+    })
+    .unwrap_or_default();
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        headers.insert(WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_cannot_break_the_header() {
+        assert_eq!(quotable("a\"b\\c\r\nd"), "a?b?c??d");
+        assert_eq!(
+            bearer(&[("error", "invalid_token"), ("resource_metadata", "https://x/y")]),
+            "Bearer error=\"invalid_token\", resource_metadata=\"https://x/y\""
+        );
+    }
+}

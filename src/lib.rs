@@ -1,0 +1,45 @@
+//! # mcp-gate
+//!
+//! An OAuth 2.1 resource server for MCP servers, running as a Cloudflare Worker.
+//!
+//! ## The pipeline
+//!
+//! Every request flows one way:
+//!
+//! 1. **route** ([`gate::route`]): discovery documents, CORS preflight and `/healthz` are
+//!    answered without a token; everything else is protected.
+//! 2. **extract** ([`token::extract`]): exactly one `Authorization: Bearer` credential.
+//! 3. **verify** ([`token::verify`]): structure, key chosen from the server's own key set by
+//!    `kid` and an allowed `alg`, signature (WebCrypto in the Worker), claims at an injected time.
+//!    Only a [`token::VerifiedToken`] leaves this stage.
+//! 4. **authorize** ([`rules`], [`rpc`]): the JSON-RPC body is inspected (never re-serialised)
+//!    and matched against the scope rules; the answer is allow, step-up (`insufficient_scope`)
+//!    or deny.
+//! 5. **forward** ([`gate::forward`]): the original bytes go to the origin with identity
+//!    headers; the client's token is removed; the response streams back unbuffered.
+//!
+//! Every stage has its own error enum; [`gate::respond`] maps them all to HTTP status and
+//! `WWW-Authenticate` in one exhaustive `match`.
+//!
+//! ## Security decisions
+//!
+//! - Fail closed: invalid settings, an unparseable key set or rules document, or any error
+//!   while verifying never lets a request through.
+//! - `alg` never chooses the verifier alone: it must be listed in `ALLOWED_ALGORITHMS` (never
+//!   `none` or HMAC) and fit the type of the key the server picked.
+//! - Keys are never taken from the token (`jku`, `jwk`, `x5u`, `x5c` are ignored).
+//! - Tokens, `Authorization` values and secrets are never logged or echoed.
+//!
+//! The core (everything outside [`edge`]) is platform-free and tested natively; [`edge`] is
+//! the thin Worker adapter (KV, fetch, WebCrypto, clock), compiled only for wasm32.
+
+pub mod gate;
+pub mod json_strict;
+pub mod refresh;
+pub mod rpc;
+pub mod rules;
+pub mod settings;
+pub mod token;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;

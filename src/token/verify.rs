@@ -1,0 +1,242 @@
+//! From credential to verified token (SPEC §3 rules 2–6).
+//!
+//! [`parse`] checks structure only and yields an [`UntrustedJwt`]: nothing in it is trusted,
+//! but its `kid` may be used to decide whether the key set needs a refresh (I/O happens in the
+//! adapter, between the two steps). [`verify`] then picks the key from the server's own key set
+//! using the token's `kid` and the `alg` *allowed by the settings and fitting the key* — `alg`
+//! alone never chooses the verifier — checks the signature through a [`SignatureVerifier`]
+//! (WebCrypto in the Worker, pure Rust natively) and finally the claims.
+
+use std::fmt;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use jwt_compact::{Claims, UntrustedToken};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::claims::{self, VerifiedToken};
+use super::extract::Credential;
+use super::keyset::{KeyEntry, KeyLookupError, KeySet};
+use super::Algorithm;
+use crate::json_strict;
+use crate::settings::Settings;
+
+/// Checks a signature with a key from the key set. Implementations must return `false` on
+/// any failure (unsupported key, import error, malformed signature): failing closed.
+#[allow(async_fn_in_trait)] // Workers are single-threaded: no `Send` bound wanted.
+pub trait SignatureVerifier {
+    /// Whether `signature` over `signing_input` verifies with `key` under `alg`.
+    async fn verify(
+        &self,
+        key: &KeyEntry,
+        alg: Algorithm,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> bool;
+}
+
+/// Why a token is invalid. Every variant answers `401 invalid_token`; the variant is logged
+/// as the reason, and only [`TokenError::description`] (generic) reaches the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    /// Not a compact JWS: wrong segment count (a JWE has five), bad base64url, header or
+    /// claims not a JSON object.
+    Malformed,
+    /// Header or claims repeat a member name.
+    DuplicateMember,
+    /// `alg` is not in `ALLOWED_ALGORITHMS` (this covers `none`, HMAC and unknown names).
+    AlgorithmNotAllowed,
+    /// The header lists `crit` extensions; the gate understands none.
+    CriticalExtension,
+    /// `REQUIRE_TYP_AT_JWT` is on and `typ` is not `at+jwt`.
+    WrongType,
+    /// No key of the key set can verify this token.
+    Key(KeyLookupError),
+    /// The signature does not verify.
+    BadSignature,
+    /// Claims have the wrong JSON types (`exp` not a number, `iss` not a string, ...).
+    MalformedClaims,
+    /// `iss` is missing or not in `ISSUERS`.
+    IssuerNotAccepted,
+    /// `aud` is missing or lists none of `AUDIENCES`.
+    AudienceNotAccepted,
+    /// No `exp` claim.
+    MissingExpiry,
+    /// `exp` is past (beyond the leeway).
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    NotYetValid,
+    /// `iat` is in the future (beyond the leeway).
+    IssuedInFuture,
+    /// A scope claim has the wrong type (`scope` must be a string).
+    BadScopeClaim,
+}
+
+impl TokenError {
+    /// Short reason for logs.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed_token",
+            Self::DuplicateMember => "duplicate_member",
+            Self::AlgorithmNotAllowed => "algorithm_not_allowed",
+            Self::CriticalExtension => "critical_extension",
+            Self::WrongType => "wrong_typ",
+            Self::Key(KeyLookupError::UnknownKid) => "unknown_kid",
+            Self::Key(KeyLookupError::KeyDoesNotFitAlgorithm) => "key_does_not_fit_alg",
+            Self::Key(KeyLookupError::NoUniqueKeyWithoutKid) => "no_unique_key_without_kid",
+            Self::Key(KeyLookupError::AmbiguousKid) => "ambiguous_kid",
+            Self::BadSignature => "bad_signature",
+            Self::MalformedClaims => "malformed_claims",
+            Self::IssuerNotAccepted => "issuer_not_accepted",
+            Self::AudienceNotAccepted => "audience_not_accepted",
+            Self::MissingExpiry => "missing_exp",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::IssuedInFuture => "issued_in_future",
+            Self::BadScopeClaim => "bad_scope_claim",
+        }
+    }
+
+    /// What the client is told: generic, except for expiry, which tells a client to refresh.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Expired => "The access token expired",
+            Self::Malformed
+            | Self::DuplicateMember
+            | Self::AlgorithmNotAllowed
+            | Self::CriticalExtension
+            | Self::WrongType
+            | Self::Key(_)
+            | Self::BadSignature
+            | Self::MalformedClaims
+            | Self::IssuerNotAccepted
+            | Self::AudienceNotAccepted
+            | Self::MissingExpiry
+            | Self::NotYetValid
+            | Self::IssuedInFuture
+            | Self::BadScopeClaim => "The access token is invalid",
+        }
+    }
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+/// Header members beyond what `jwt_compact::Header` reads.
+#[derive(Debug, Deserialize)]
+struct HeaderExtras {
+    /// Critical extensions (RFC 7515 §4.1.11).
+    #[serde(default)]
+    crit: Option<Value>,
+}
+
+/// A structurally valid JWS whose signature and claims are not checked yet.
+pub struct UntrustedJwt<'a> {
+    token: UntrustedToken<'a, HeaderExtras>,
+    signing_input: &'a str,
+    alg: Algorithm,
+}
+
+impl fmt::Debug for UntrustedJwt<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UntrustedJwt")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid())
+            .finish_non_exhaustive()
+    }
+}
+
+impl UntrustedJwt<'_> {
+    /// The header's `kid`, untrusted (used only to look up the server's own keys).
+    pub fn kid(&self) -> Option<&str> {
+        self.token.header().key_id.as_deref()
+    }
+
+    /// The header's `alg`, already checked against `ALLOWED_ALGORITHMS`.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+}
+
+/// Checks the token's structure (SPEC §3 rule 2, and rule 6 `typ`).
+pub fn parse<'a>(
+    credential: &Credential<'a>,
+    settings: &Settings,
+) -> Result<UntrustedJwt<'a>, TokenError> {
+    let raw = credential.as_str();
+    let mut segments = raw.split('.');
+    let (Some(header_b64), Some(claims_b64), Some(_), None) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
+        return Err(TokenError::Malformed);
+    };
+    for segment in [header_b64, claims_b64] {
+        let json = Base64UrlUnpadded::decode_vec(segment).map_err(|_| TokenError::Malformed)?;
+        if !json.starts_with(b"{") {
+            return Err(TokenError::Malformed);
+        }
+        json_strict::check(&json).map_err(|e| match e {
+            json_strict::StrictJsonError::DuplicateMember => TokenError::DuplicateMember,
+            json_strict::StrictJsonError::Syntax(_) | json_strict::StrictJsonError::TooDeep => {
+                TokenError::Malformed
+            }
+        })?;
+    }
+    let token: UntrustedToken<'a, HeaderExtras> =
+        UntrustedToken::try_from(raw).map_err(|_| TokenError::Malformed)?;
+    let alg = Algorithm::from_jws_name(token.algorithm())
+        .filter(|alg| settings.allowed_algorithms.contains(alg))
+        .ok_or(TokenError::AlgorithmNotAllowed)?;
+    if token.header().other_fields.crit.is_some() {
+        return Err(TokenError::CriticalExtension);
+    }
+    if settings.require_typ_at_jwt {
+        let typ = token.header().token_type.as_deref().unwrap_or("");
+        if !(typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")) {
+            return Err(TokenError::WrongType);
+        }
+    }
+    let signing_input = raw
+        .rsplit_once('.')
+        .map(|(input, _)| input)
+        .ok_or(TokenError::Malformed)?;
+    Ok(UntrustedJwt {
+        token,
+        signing_input,
+        alg,
+    })
+}
+
+/// Verifies signature and claims at `now_ms` (Unix milliseconds), yielding the only type that
+/// authorization accepts.
+pub async fn verify<V: SignatureVerifier>(
+    jwt: &UntrustedJwt<'_>,
+    keys: &KeySet,
+    verifier: &V,
+    settings: &Settings,
+    now_ms: u64,
+) -> Result<VerifiedToken, TokenError> {
+    let key = keys.select(jwt.kid(), jwt.alg).map_err(TokenError::Key)?;
+    let signature_ok = verifier
+        .verify(
+            key,
+            jwt.alg,
+            jwt.signing_input.as_bytes(),
+            jwt.token.signature_bytes(),
+        )
+        .await;
+    if !signature_ok {
+        return Err(TokenError::BadSignature);
+    }
+    let claims: Claims<Map<String, Value>> = jwt
+        .token
+        .deserialize_claims_unchecked()
+        .map_err(|_| TokenError::MalformedClaims)?;
+    claims::validate(claims, settings, now_ms)
+}
