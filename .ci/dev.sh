@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # .ci/dev.sh (`npm start`) — the gate running locally, end to end:
-#   1. builds the Worker (incremental),
+#   1. builds the Worker when a source changed,
 #   2. makes development keys in .dev/ (git-ignored) and seeds local KV with
 #      their public key set (`jwks`) and the example rules (`rules`),
 #   3. starts the example origin MCP server on a free loopback port,
@@ -85,8 +85,8 @@ kv_put() { # KEY FILE
 main() {
   mkdir -p "$LOG_DIR"
 
-  echo "==> building the Worker"
-  bash .ci/build-worker.sh
+  echo "==> building the Worker (skipped when build/ is newer than the sources)"
+  bash .ci/build-worker.sh --if-stale
 
   echo "==> development keys in $DEV_DIR/ (private keys stay there, git-ignored)"
   mcp_gate dev-keys --dir "$DEV_DIR"

@@ -137,10 +137,19 @@ mod tests {
 
     #[test]
     fn refuses_duplicates_at_any_depth() {
-        assert_eq!(check(br#"{"a":1,"a":2}"#), Err(StrictJsonError::DuplicateMember));
-        assert_eq!(check(br#"[{"x":{"y":1,"y":1}}]"#), Err(StrictJsonError::DuplicateMember));
+        assert_eq!(
+            check(br#"{"a":1,"a":2}"#),
+            Err(StrictJsonError::DuplicateMember)
+        );
+        assert_eq!(
+            check(br#"[{"x":{"y":1,"y":1}}]"#),
+            Err(StrictJsonError::DuplicateMember)
+        );
         // An escaped name is the same name.
-        assert_eq!(check(br#"{"a":1,"\u0061":2}"#), Err(StrictJsonError::DuplicateMember));
+        assert_eq!(
+            check(br#"{"a":1,"\u0061":2}"#),
+            Err(StrictJsonError::DuplicateMember)
+        );
     }
 
     #[test]

@@ -173,7 +173,9 @@ impl fmt::Display for SettingsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Missing(setting) => write!(f, "required setting {setting} is not set"),
-            Self::Invalid { setting, reason } => write!(f, "setting {setting} is invalid: {reason}"),
+            Self::Invalid { setting, reason } => {
+                write!(f, "setting {setting} is invalid: {reason}")
+            }
         }
     }
 }
@@ -222,7 +224,10 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             None => Ok(default),
             Some(v) => match v.parse::<u64>() {
                 Ok(n) if n <= max => Ok(n),
-                _ => Err(invalid(name, format!("expected a whole number from 0 to {max}"))),
+                _ => Err(invalid(
+                    name,
+                    format!("expected a whole number from 0 to {max}"),
+                )),
             },
         }
     }
@@ -266,7 +271,10 @@ impl Settings {
 
         let origin = absolute_url("ORIGIN", &vars.required("ORIGIN")?)?;
         if origin.query().is_some() {
-            return Err(invalid("ORIGIN", "the origin base URL must not have a query"));
+            return Err(invalid(
+                "ORIGIN",
+                "the origin base URL must not have a query",
+            ));
         }
 
         let issuers = vars
@@ -311,7 +319,10 @@ impl Settings {
                     "scope" => Ok(ScopeClaim::Scope),
                     "scp" => Ok(ScopeClaim::Scp),
                     "scopes" => Ok(ScopeClaim::Scopes),
-                    _ => Err(invalid("SCOPE_CLAIMS", "expected names among `scope scp scopes`")),
+                    _ => Err(invalid(
+                        "SCOPE_CLAIMS",
+                        "expected names among `scope scp scopes`",
+                    )),
                 })
                 .collect::<Result<_, _>>()?,
         };
@@ -350,14 +361,21 @@ impl Settings {
             }
         };
 
-        let max_body_bytes = vars.number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as u64, 100 * 1024 * 1024)?;
+        let max_body_bytes = vars.number(
+            "MAX_BODY_BYTES",
+            DEFAULT_MAX_BODY_BYTES as u64,
+            100 * 1024 * 1024,
+        )?;
         let clock_skew_seconds = vars.number(
             "CLOCK_SKEW_SECONDS",
             DEFAULT_CLOCK_SKEW_SECONDS.into(),
             MAX_CLOCK_SKEW_SECONDS.into(),
         )?;
-        let origin_timeout_seconds =
-            vars.number("ORIGIN_TIMEOUT_SECONDS", DEFAULT_ORIGIN_TIMEOUT_SECONDS.into(), 300)?;
+        let origin_timeout_seconds = vars.number(
+            "ORIGIN_TIMEOUT_SECONDS",
+            DEFAULT_ORIGIN_TIMEOUT_SECONDS.into(),
+            300,
+        )?;
         if origin_timeout_seconds == 0 {
             return Err(invalid("ORIGIN_TIMEOUT_SECONDS", "must be at least 1"));
         }
@@ -414,7 +432,10 @@ mod tests {
 
     const BASE: [(&str, &str); 3] = [
         ("RESOURCE", "https://mcp.example.com/mcp"),
-        ("AUTHORIZATION_SERVERS", "https://env.example.com/resources/res_1"),
+        (
+            "AUTHORIZATION_SERVERS",
+            "https://env.example.com/resources/res_1",
+        ),
         ("ORIGIN", "https://origin.internal"),
     ];
 
@@ -460,7 +481,10 @@ mod tests {
             assert_eq!(err.setting(), "ALLOWED_ALGORITHMS", "{alg}");
         }
         let ok = with(&[("ALLOWED_ALGORITHMS", "ES256 RS512")]).unwrap();
-        assert_eq!(ok.allowed_algorithms, vec![Algorithm::Es256, Algorithm::Rs512]);
+        assert_eq!(
+            ok.allowed_algorithms,
+            vec![Algorithm::Es256, Algorithm::Rs512]
+        );
     }
 
     #[test]
@@ -500,17 +524,20 @@ mod tests {
     #[test]
     fn origins_and_lists() {
         let s = with(&[("ALLOWED_ORIGINS", "https://a.example http://localhost:6274")]).unwrap();
-        assert!(s.allowed_origins.allows("http://localhost:6274", "https://mcp.example.com"));
-        assert!(!s.allowed_origins.allows("https://evil.example", "https://mcp.example.com"));
-        assert!(s.allowed_origins.allows("https://mcp.example.com", "https://mcp.example.com"));
+        assert!(s
+            .allowed_origins
+            .allows("http://localhost:6274", "https://mcp.example.com"));
+        assert!(!s
+            .allowed_origins
+            .allows("https://evil.example", "https://mcp.example.com"));
+        assert!(s
+            .allowed_origins
+            .allows("https://mcp.example.com", "https://mcp.example.com"));
         let any = with(&[("ALLOWED_ORIGINS", "*")]).unwrap();
-        assert!(any.allowed_origins.allows("https://evil.example", "https://mcp.example.com"));
-        let root = parse(&[
-            ("RESOURCE", "https://mcp.example.com"),
-            BASE[1],
-            BASE[2],
-        ])
-        .unwrap();
+        assert!(any
+            .allowed_origins
+            .allows("https://evil.example", "https://mcp.example.com"));
+        let root = parse(&[("RESOURCE", "https://mcp.example.com"), BASE[1], BASE[2]]).unwrap();
         assert_eq!(
             root.metadata_url(),
             "https://mcp.example.com/.well-known/oauth-protected-resource"

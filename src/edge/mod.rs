@@ -3,6 +3,7 @@
 //! It does I/O (settings, KV, body, origin) and hands preloaded data to the core.
 
 mod convert;
+mod keys;
 mod origin;
 mod state;
 mod webcrypto;
@@ -10,7 +11,10 @@ mod webcrypto;
 use std::rc::Rc;
 
 use http::{HeaderMap, Method, StatusCode};
-use worker::{console_log, event, Context, Date, Env, Request, Response, Result};
+use worker::{
+    console_log, event, Context, Date, Env, Request, Response, Result, ScheduleContext,
+    ScheduledEvent,
+};
 
 use crate::gate::cors::{self, BrowserOrigin};
 use crate::gate::logline::LogLine;
@@ -28,8 +32,19 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    match state::settings(&env) {
+        Ok(settings) => keys::scheduled(&env, &settings).await,
+        Err(e) => console_log!(
+            "{}",
+            serde_json::json!({"event": "scheduled_skipped", "error": e.to_string()})
+        ),
+    }
+}
+
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let started = Date::now().as_millis() as f64;
     let method = Method::from_bytes(req.method().as_ref().as_bytes()).unwrap_or(Method::GET);
     let url = req.url()?;
@@ -41,14 +56,17 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     match route(&method, &path, settings.as_ref().ok().map(Rc::as_ref)) {
         Route::ProtectedResourceMetadata => Ok(match &settings {
             Ok(s) => from_http(metadata_response(s)),
-            Err(e) => from_http(GateError::Settings(e.clone()).respond(&ChallengeContext::default())),
+            Err(e) => {
+                from_http(GateError::Settings(e.clone()).respond(&ChallengeContext::default()))
+            }
         }?),
-        Route::AuthorizationServerMetadata => Ok(from_http(json_response(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "No authorization server metadata is mirrored",
-            None,
-        ))?),
+        Route::AuthorizationServerMetadata => {
+            let document = match &settings {
+                Ok(s) => keys::as_metadata_document(&env, s).await,
+                Err(_) => None,
+            };
+            from_http(as_metadata_response(document))
+        }
         Route::Preflight => {
             let public = path.starts_with(route::PROTECTED_RESOURCE_PREFIX)
                 || path.starts_with(route::AUTHORIZATION_SERVER_PREFIX);
@@ -65,18 +83,24 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 Err(e) => {
                     let error = GateError::Settings(e);
                     let response = error.respond(&ChallengeContext::default());
-                    log(&LogLine {
-                        decision: "deny",
-                        reason: error.reason(),
-                        status: response.status().as_u16(),
-                        http_method: method.to_string(),
-                        path,
-                        ..LogLine::default()
-                    }, started);
+                    log(
+                        &LogLine {
+                            decision: "deny",
+                            reason: error.reason(),
+                            status: response.status().as_u16(),
+                            http_method: method.to_string(),
+                            path,
+                            ..LogLine::default()
+                        },
+                        started,
+                    );
                     return from_http(response);
                 }
             };
-            protected(req, &env, &settings, method, url, headers, own_origin, started).await
+            protected(
+                req, &env, &ctx, &settings, method, url, headers, own_origin, started,
+            )
+            .await
         }
     }
 }
@@ -84,38 +108,82 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 fn metadata_response(settings: &Settings) -> http::Response<Vec<u8>> {
     let mut response = http::Response::new(metadata::protected_resource_metadata(settings));
     let h = response.headers_mut();
-    h.insert("content-type", http::HeaderValue::from_static("application/json"));
-    h.insert("access-control-allow-origin", http::HeaderValue::from_static("*"));
-    h.insert("cache-control", http::HeaderValue::from_static("public, max-age=300"));
+    h.insert(
+        "content-type",
+        http::HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        "access-control-allow-origin",
+        http::HeaderValue::from_static("*"),
+    );
+    h.insert(
+        "cache-control",
+        http::HeaderValue::from_static("public, max-age=300"),
+    );
     response
 }
 
 async fn health(env: &Env, now: f64) -> http::Response<Vec<u8>> {
     let settings = state::settings(env);
+    let key_health = match &settings {
+        Ok(_) => Some(keys::health(env).await),
+        Err(_) => None,
+    };
     if settings.is_ok() {
-        state::load_keys(env, now, false).await;
         state::load_rules(env, now).await;
     }
-    let snap = state::snapshot(now);
-    let (status, text) = match (&settings, snap.key_count) {
-        (Err(_), _) => (StatusCode::SERVICE_UNAVAILABLE, "invalid_settings"),
-        (Ok(_), 0) => (StatusCode::SERVICE_UNAVAILABLE, "no_keys"),
-        (Ok(_), _) => (StatusCode::OK, "ok"),
+    let rules = state::rules_snapshot(now);
+    let status = match (&settings, &key_health) {
+        (Ok(_), Some(k)) if k.is_healthy() => "ok",
+        (Ok(_), _) => "no_keys",
+        (Err(_), _) => "invalid_settings",
     };
     let body = serde_json::json!({
-        "status": text,
+        "status": status,
         "settings_error": settings.as_ref().err().map(|e| e.to_string()),
-        "keys": snap.key_count,
-        "keys_age_seconds": snap.keys_age_seconds,
-        "rules": snap.rules_state,
-        "rules_version": snap.rules_version,
-        "rules_age_seconds": snap.rules_age_seconds,
+        "keys": key_health,
+        "rules": rules.rules_state,
+        "rules_version": rules.rules_version,
+        "rules_age_seconds": rules.rules_age_seconds,
     });
     let mut response = http::Response::new(serde_json::to_vec(&body).unwrap_or_default());
-    *response.status_mut() = status;
+    *response.status_mut() = if status == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let h = response.headers_mut();
+    h.insert(
+        "content-type",
+        http::HeaderValue::from_static("application/json"),
+    );
+    h.insert("cache-control", http::HeaderValue::from_static("no-store"));
     response
-        .headers_mut()
-        .insert("content-type", http::HeaderValue::from_static("application/json"));
+}
+
+fn as_metadata_response(document: Option<Vec<u8>>) -> http::Response<Vec<u8>> {
+    let Some(document) = document else {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "The authorization server metadata could not be loaded",
+            None,
+        );
+    };
+    let mut response = http::Response::new(document);
+    let h = response.headers_mut();
+    h.insert(
+        "content-type",
+        http::HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        "access-control-allow-origin",
+        http::HeaderValue::from_static("*"),
+    );
+    h.insert(
+        "cache-control",
+        http::HeaderValue::from_static("public, max-age=300"),
+    );
     response
 }
 
@@ -129,6 +197,7 @@ fn log(line: &LogLine, started: f64) {
 async fn protected(
     mut req: Request,
     env: &Env,
+    ctx: &Context,
     settings: &Settings,
     method: Method,
     url: url::Url,
@@ -148,7 +217,8 @@ async fn protected(
     };
     let oversized = declared.is_some_and(|n| n > settings.max_body_bytes);
 
-    let keys = state::load_keys(env, started, false).await;
+    let keys = keys::current(env).await;
+    keys::refresh_if_stale(settings, ctx, env);
     let rules_slot = state::load_rules(env, started).await;
     let rules = match &rules_slot {
         RulesSlot::Loaded(set) => RulesView::Document(set),
@@ -183,12 +253,14 @@ async fn protected(
     };
 
     // The only I/O between the two stages: an unknown `kid` may mean the keys rotated.
-    let keys = match pre.kid() {
-        Some(kid) if !keys.has_kid(kid) => state::refresh_for_unknown_kid(env, started, kid).await,
-        _ => keys,
+    let keys = if pre.key_missing_from(&keys) {
+        keys::on_unknown_kid(env, settings, pre.kid()).await
+    } else {
+        keys
     };
     let now_ms = Date::now().as_millis();
-    let allowed = match pipeline::authorize(pre, settings, &keys, &WebCryptoVerifier, now_ms).await {
+    let allowed = match pipeline::authorize(pre, settings, &keys, &WebCryptoVerifier, now_ms).await
+    {
         Ok(allowed) => allowed,
         Err(refusal) => return refuse(&refusal, started),
     };
@@ -196,7 +268,15 @@ async fn protected(
     let target = forward::origin_url(settings, url.path(), url.query());
     let origin_headers = forward::origin_headers(&headers, &allowed.token, settings);
     let mut line = allowed.log;
-    match origin::send(&target, &method, &origin_headers, &body, settings.origin_timeout_seconds).await {
+    match origin::send(
+        &target,
+        &method,
+        &origin_headers,
+        &body,
+        settings.origin_timeout_seconds,
+    )
+    .await
+    {
         Ok(response) => {
             let mut response_headers = http_headers(response.headers());
             cors::decorate(&mut response_headers, &allowed.browser_origin);

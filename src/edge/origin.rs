@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use http::{HeaderMap, Method};
-use worker::{AbortController, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response};
+use worker::{
+    AbortController, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response,
+};
 
 /// How the origin call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

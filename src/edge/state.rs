@@ -1,21 +1,19 @@
-//! Per-isolate state: settings (parsed once), the key set and the rules (read from KV at most
-//! once per [`KV_REFRESH_MS`], kept in memory between), with stale-on-error semantics.
+//! Per-isolate state: settings (parsed once) and the rules (read from KV at most once per
+//! [`KV_REFRESH_MS`], kept in memory between), with SPEC §2's never-widen semantics.
+//! Keys live in [`super::keys`].
 //!
 //! Nothing here holds a `RefCell` borrow across an `.await`: values are `Rc`-cloned out.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use worker::{console_error, console_log, Env};
+use worker::{console_error, Env};
 
 use crate::rules::RuleSet;
 use crate::settings::{Settings, SettingsError};
-use crate::token::KeySet;
 
 /// KV binding name (SPEC §2).
 pub const KV_BINDING: &str = "GATE_KV";
-/// KV key of the JWK Set.
-pub const JWKS_KEY: &str = "jwks";
 /// KV key of the rules document.
 pub const RULES_KEY: &str = "rules";
 /// How long an isolate trusts its in-memory key set and rules before reading KV again.
@@ -40,9 +38,6 @@ pub enum RulesSlot {
 #[derive(Default)]
 struct Isolate {
     settings: Option<Result<Rc<Settings>, SettingsError>>,
-    keys: Rc<KeySet>,
-    keys_loaded_at: Option<f64>,
-    keys_checked_at: Option<f64>,
     rules: RulesSlot,
     rules_loaded_at: Option<f64>,
     rules_checked_at: Option<f64>,
@@ -66,7 +61,10 @@ pub fn settings(env: &Env) -> Result<Rc<Settings>, SettingsError> {
     }
     let parsed = Settings::from_lookup(|name| lookup(env, name)).map(Rc::new);
     if let Err(e) = &parsed {
-        console_error!("{}", serde_json::json!({"event": "settings_invalid", "error": e.to_string()}));
+        console_error!(
+            "{}",
+            serde_json::json!({"event": "settings_invalid", "error": e.to_string()})
+        );
     }
     ISOLATE.with(|i| i.borrow_mut().settings = Some(parsed.clone()));
     parsed
@@ -74,60 +72,6 @@ pub fn settings(env: &Env) -> Result<Rc<Settings>, SettingsError> {
 
 fn due(checked_at: Option<f64>, now: f64) -> bool {
     checked_at.is_none_or(|t| now - t >= KV_REFRESH_MS || now < t)
-}
-
-/// Installs a key set (from KV or a refresh) as the isolate's current one.
-pub fn install_keys(json: &[u8], now: f64, source: &str) -> bool {
-    match KeySet::parse(json) {
-        Ok(parsed) => {
-            for skipped in &parsed.skipped {
-                console_log!(
-                    "{}",
-                    serde_json::json!({"event": "jwk_skipped", "source": source, "index": skipped.index,
-                        "kid": skipped.kid, "reason": skipped.reason.to_string()})
-                );
-            }
-            ISOLATE.with(|i| {
-                let mut i = i.borrow_mut();
-                i.keys = Rc::new(parsed.set);
-                i.keys_loaded_at = Some(now);
-            });
-            true
-        }
-        Err(e) => {
-            console_error!(
-                "{}",
-                serde_json::json!({"event": "jwks_invalid", "source": source, "error": e.to_string()})
-            );
-            false
-        }
-    }
-}
-
-/// Reads the key set from KV when due (or when `force`), keeping the old one on any failure.
-pub async fn load_keys(env: &Env, now: f64, force: bool) -> Rc<KeySet> {
-    let checked = ISOLATE.with(|i| i.borrow().keys_checked_at);
-    if force || due(checked, now) {
-        ISOLATE.with(|i| i.borrow_mut().keys_checked_at = Some(now));
-        match env.kv(KV_BINDING) {
-            Ok(kv) => match kv.get(JWKS_KEY).bytes().await {
-                Ok(Some(bytes)) => {
-                    install_keys(&bytes, now, "kv");
-                }
-                // Missing: keep what we have; with nothing, no token can be valid.
-                Ok(None) => {}
-                Err(e) => console_error!(
-                    "{}",
-                    serde_json::json!({"event": "kv_read_failed", "key": JWKS_KEY, "error": e.to_string()})
-                ),
-            },
-            Err(e) => console_error!(
-                "{}",
-                serde_json::json!({"event": "kv_binding_missing", "binding": KV_BINDING, "error": e.to_string()})
-            ),
-        }
-    }
-    ISOLATE.with(|i| i.borrow().keys.clone())
 }
 
 /// Reads the rules from KV when due, applying SPEC §2: an invalid document, or one deleted
@@ -146,7 +90,10 @@ pub async fn load_rules(env: &Env, now: f64) -> RulesSlot {
                 Ok(Some(text)) => match RuleSet::parse(&text) {
                     Ok(set) => Some((RulesSlot::Loaded(Rc::new(set)), true)),
                     Err(e) => {
-                        console_error!("{}", serde_json::json!({"event": "rules_invalid", "error": e.to_string()}));
+                        console_error!(
+                            "{}",
+                            serde_json::json!({"event": "rules_invalid", "error": e.to_string()})
+                        );
                         match current {
                             RulesSlot::Loaded(_) => None,
                             RulesSlot::Unknown | RulesSlot::Absent | RulesSlot::Unusable => {
@@ -158,13 +105,19 @@ pub async fn load_rules(env: &Env, now: f64) -> RulesSlot {
                 Ok(None) => match current {
                     RulesSlot::Unknown | RulesSlot::Absent => Some((RulesSlot::Absent, false)),
                     RulesSlot::Loaded(_) | RulesSlot::Unusable => {
-                        console_error!("{}", serde_json::json!({"event": "rules_missing_after_load",
-                            "action": "keeping the last valid rules"}));
+                        console_error!(
+                            "{}",
+                            serde_json::json!({"event": "rules_missing_after_load",
+                            "action": "keeping the last valid rules"})
+                        );
                         None
                     }
                 },
                 Err(e) => {
-                    console_error!("{}", serde_json::json!({"event": "kv_read_failed", "key": RULES_KEY, "error": e}));
+                    console_error!(
+                        "{}",
+                        serde_json::json!({"event": "kv_read_failed", "key": RULES_KEY, "error": e})
+                    );
                     match current {
                         // A first read that fails must not mean "authenticated mode".
                         RulesSlot::Unknown => Some((RulesSlot::Unusable, false)),
@@ -186,12 +139,8 @@ pub async fn load_rules(env: &Env, now: f64) -> RulesSlot {
     ISOLATE.with(|i| i.borrow().rules.clone())
 }
 
-/// Non-secret state for `/healthz`.
-pub struct Snapshot {
-    /// Usable keys.
-    pub key_count: usize,
-    /// Age of the key set in seconds.
-    pub keys_age_seconds: Option<f64>,
+/// Non-secret rules state for `/healthz`.
+pub struct RulesSnapshot {
     /// Rules version, when loaded.
     pub rules_version: Option<u64>,
     /// Rules state name.
@@ -200,8 +149,8 @@ pub struct Snapshot {
     pub rules_age_seconds: Option<f64>,
 }
 
-/// Current state for `/healthz`.
-pub fn snapshot(now: f64) -> Snapshot {
+/// Current rules state for `/healthz`.
+pub fn rules_snapshot(now: f64) -> RulesSnapshot {
     ISOLATE.with(|i| {
         let i = i.borrow();
         let age = |t: Option<f64>| t.map(|t| ((now - t) / 1000.0).max(0.0).round());
@@ -211,30 +160,10 @@ pub fn snapshot(now: f64) -> Snapshot {
             RulesSlot::Loaded(set) => (set.version(), "loaded"),
             RulesSlot::Unusable => (None, "unusable"),
         };
-        Snapshot {
-            key_count: i.keys.len(),
-            keys_age_seconds: age(i.keys_loaded_at),
+        RulesSnapshot {
             rules_version,
             rules_state,
             rules_age_seconds: age(i.rules_loaded_at),
         }
     })
-}
-
-/// Cooldown between key-set reloads triggered by unknown `kid`s, per isolate.
-pub const UNKNOWN_KID_COOLDOWN_MS: f64 = 30_000.0;
-
-thread_local! {
-    static LAST_UNKNOWN_KID_RELOAD: RefCell<Option<f64>> = const { RefCell::new(None) };
-}
-
-/// A token names a `kid` the isolate does not know: re-read KV at most once per cooldown.
-pub async fn refresh_for_unknown_kid(env: &Env, now: f64, _kid: &str) -> Rc<KeySet> {
-    let last = LAST_UNKNOWN_KID_RELOAD.with(|l| *l.borrow());
-    let allowed = last.is_none_or(|t| now - t >= UNKNOWN_KID_COOLDOWN_MS || now < t);
-    if allowed {
-        LAST_UNKNOWN_KID_RELOAD.with(|l| *l.borrow_mut() = Some(now));
-        return load_keys(env, now, true).await;
-    }
-    ISOLATE.with(|i| i.borrow().keys.clone())
 }

@@ -63,7 +63,11 @@ pub fn identity_value(text: &str) -> HeaderValue {
 }
 
 /// The headers sent to the origin for an allowed request.
-pub fn origin_headers(incoming: &HeaderMap, token: &VerifiedToken, settings: &Settings) -> HeaderMap {
+pub fn origin_headers(
+    incoming: &HeaderMap,
+    token: &VerifiedToken,
+    settings: &Settings,
+) -> HeaderMap {
     // Headers named in `Connection` are hop-by-hop too.
     let connection_listed: Vec<String> = incoming
         .get_all(CONNECTION)
@@ -95,10 +99,15 @@ pub fn origin_headers(incoming: &HeaderMap, token: &VerifiedToken, settings: &Se
         set("x-mcp-auth-client-id", identity_value(client_id));
     }
     set("x-mcp-auth-issuer", identity_value(token.issuer()));
-    set("x-mcp-auth-scopes", identity_value(&token.scopes().join(" ")));
+    set(
+        "x-mcp-auth-scopes",
+        identity_value(&token.scopes().join(" ")),
+    );
 
     for claim in &settings.forward_claims {
-        let Some(value) = token.claim(claim) else { continue };
+        let Some(value) = token.claim(claim) else {
+            continue;
+        };
         let text = match value {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -124,7 +133,10 @@ mod tests {
     fn identity_values_are_safe_header_values() {
         assert_eq!(identity_value("user-123"), "user-123");
         assert_eq!(identity_value("José"), "\"Jos\\u00e9\"");
-        assert_eq!(identity_value("a\r\nX-Evil: 1"), "\"a\\u000d\\u000aX-Evil: 1\"");
+        assert_eq!(
+            identity_value("a\r\nX-Evil: 1"),
+            "\"a\\u000d\\u000aX-Evil: 1\""
+        );
         assert_eq!(identity_value("\"quoted\""), "\"\\\"quoted\\\"\"");
     }
 }

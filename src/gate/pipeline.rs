@@ -17,6 +17,7 @@ use crate::rpc::{self, RpcBody};
 use crate::rules::{RequestFacts, Requirement, RuleSet};
 use crate::settings::Settings;
 use crate::token::extract;
+use crate::token::keyset::KeyLookupError;
 use crate::token::verify::{self, UntrustedJwt};
 use crate::token::{KeySet, SignatureVerifier, VerifiedToken};
 
@@ -97,6 +98,16 @@ impl Prechecked<'_> {
     pub fn kid(&self) -> Option<&str> {
         self.jwt.kid()
     }
+
+    /// Whether `keys` has no key for this token in a way a refresh could fix: an unknown
+    /// `kid`, or no key at all for a `kid`-less token's algorithm. (A key of the wrong type,
+    /// or an ambiguous set, is not fixed by fetching the same set again.)
+    pub fn key_missing_from(&self, keys: &KeySet) -> bool {
+        matches!(
+            keys.select(self.jwt.kid(), self.jwt.algorithm()),
+            Err(KeyLookupError::UnknownKid | KeyLookupError::NoUniqueKeyWithoutKid)
+        )
+    }
 }
 
 /// An allowed request.
@@ -158,22 +169,38 @@ pub fn precheck<'r>(
         scope_hint: Vec::new(),
     };
     let browser_origin = cors::check(req.headers, req.own_origin, settings);
-    let refuse = |error: GateError, context: ChallengeContext, log: LogLine, origin: BrowserOrigin| {
-        Box::new(Refusal {
-            error,
-            context,
-            browser_origin: origin,
-            log,
-        })
-    };
+    let refuse =
+        |error: GateError, context: ChallengeContext, log: LogLine, origin: BrowserOrigin| {
+            Box::new(Refusal {
+                error,
+                context,
+                browser_origin: origin,
+                log,
+            })
+        };
     if browser_origin == BrowserOrigin::Forbidden {
-        return Err(refuse(GateError::OriginForbidden, context, log, browser_origin));
+        return Err(refuse(
+            GateError::OriginForbidden,
+            context,
+            log,
+            browser_origin,
+        ));
     }
     if matches!(rules, RulesView::Unavailable) {
-        return Err(refuse(GateError::RulesUnavailable, context, log, browser_origin));
+        return Err(refuse(
+            GateError::RulesUnavailable,
+            context,
+            log,
+            browser_origin,
+        ));
     }
     if req.body.len() > settings.max_body_bytes {
-        return Err(refuse(GateError::BodyTooLarge, context, log, browser_origin));
+        return Err(refuse(
+            GateError::BodyTooLarge,
+            context,
+            log,
+            browser_origin,
+        ));
     }
 
     let requirement = requirement(req, rules, &mut log);
@@ -189,7 +216,14 @@ pub fn precheck<'r>(
         .map(|v| v.to_str().unwrap_or(","));
     let credential = match extract::bearer(authorization) {
         Ok(credential) => credential,
-        Err(e) => return Err(refuse(GateError::Credential(e), context, log, browser_origin)),
+        Err(e) => {
+            return Err(refuse(
+                GateError::Credential(e),
+                context,
+                log,
+                browser_origin,
+            ))
+        }
     };
     let jwt = match verify::parse(&credential, settings) {
         Ok(jwt) => jwt,

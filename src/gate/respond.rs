@@ -103,7 +103,12 @@ impl GateError {
         let (status, error, description, challenge) = match self {
             Self::Settings(e) => {
                 settings_text = e.to_string();
-                (StatusCode::INTERNAL_SERVER_ERROR, "server_error", settings_text.as_str(), false)
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    settings_text.as_str(),
+                    false,
+                )
             }
             Self::OriginForbidden => (
                 StatusCode::FORBIDDEN,
@@ -122,11 +127,20 @@ impl GateError {
                 if !hint.is_empty() {
                     params.push(("scope", &hint));
                 }
-                (StatusCode::UNAUTHORIZED, "unauthorized", "A bearer access token is required", true)
+                (
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "A bearer access token is required",
+                    true,
+                )
             }
-            Self::Credential(e @ (ExtractError::MultipleCredentials | ExtractError::MalformedBearer)) => {
+            Self::Credential(
+                e @ (ExtractError::MultipleCredentials | ExtractError::MalformedBearer),
+            ) => {
                 let description = match e {
-                    ExtractError::MultipleCredentials => "Send exactly one Authorization header with one bearer token",
+                    ExtractError::MultipleCredentials => {
+                        "Send exactly one Authorization header with one bearer token"
+                    }
                     _ => "The Authorization header is not a valid bearer credential",
                 };
                 params.extend([
@@ -134,7 +148,12 @@ impl GateError {
                     ("error_description", description),
                     ("resource_metadata", metadata),
                 ]);
-                (StatusCode::BAD_REQUEST, "invalid_request", description, true)
+                (
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    description,
+                    true,
+                )
             }
             Self::Credential(ExtractError::TooLarge) => {
                 let description = "The access token is invalid";
@@ -151,9 +170,19 @@ impl GateError {
                     ("error_description", e.description()),
                     ("resource_metadata", metadata),
                 ]);
-                (StatusCode::UNAUTHORIZED, "invalid_token", e.description(), true)
+                (
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    e.description(),
+                    true,
+                )
             }
-            Self::Body(e) => (StatusCode::BAD_REQUEST, "invalid_request", e.description(), false),
+            Self::Body(e) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                e.description(),
+                false,
+            ),
             Self::Authz(e) => match e.insufficient_scope() {
                 Some((required, description)) => {
                     authz_scope = required.join(" ");
@@ -164,12 +193,25 @@ impl GateError {
                         ("resource_metadata", metadata),
                         ("error_description", authz_description.as_str()),
                     ]);
-                    (StatusCode::FORBIDDEN, "insufficient_scope", authz_description.as_str(), true)
+                    (
+                        StatusCode::FORBIDDEN,
+                        "insufficient_scope",
+                        authz_description.as_str(),
+                        true,
+                    )
                 }
                 None => {
                     authz_description = e.description();
-                    let status = if e.is_bad_request() { StatusCode::BAD_REQUEST } else { StatusCode::FORBIDDEN };
-                    let code = if e.is_bad_request() { "invalid_request" } else { "access_denied" };
+                    let status = if e.is_bad_request() {
+                        StatusCode::BAD_REQUEST
+                    } else {
+                        StatusCode::FORBIDDEN
+                    };
+                    let code = if e.is_bad_request() {
+                        "invalid_request"
+                    } else {
+                        "access_denied"
+                    };
                     (status, code, authz_description.as_str(), false)
                 }
             },
@@ -192,7 +234,12 @@ impl GateError {
                 false,
             ),
         };
-        json_response(status, error, description, challenge.then(|| bearer(&params)))
+        json_response(
+            status,
+            error,
+            description,
+            challenge.then(|| bearer(&params)),
+        )
     }
 }
 
@@ -227,7 +274,10 @@ mod tests {
     fn quoting_cannot_break_the_header() {
         assert_eq!(quotable("a\"b\\c\r\nd"), "a?b?c??d");
         assert_eq!(
-            bearer(&[("error", "invalid_token"), ("resource_metadata", "https://x/y")]),
+            bearer(&[
+                ("error", "invalid_token"),
+                ("resource_metadata", "https://x/y")
+            ]),
             "Bearer error=\"invalid_token\", resource_metadata=\"https://x/y\""
         );
     }

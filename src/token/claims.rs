@@ -75,7 +75,10 @@ fn push_scopes(out: &mut Vec<String>, text: &str) {
 }
 
 /// Collects granted scopes from the configured claims (SPEC §1 `SCOPE_CLAIMS`).
-fn granted_scopes(claims: &Map<String, Value>, sources: &[ScopeClaim]) -> Result<Vec<String>, TokenError> {
+fn granted_scopes(
+    claims: &Map<String, Value>,
+    sources: &[ScopeClaim],
+) -> Result<Vec<String>, TokenError> {
     let mut scopes = Vec::new();
     for source in sources {
         match (source, claims.get(source.name())) {
@@ -112,9 +115,12 @@ pub(super) fn validate(
         ValidationError::NoClaim(_) => TokenError::MissingExpiry,
         _ => TokenError::Expired,
     })?;
-    claims
-        .validate_maturity(&options)
-        .map_err(|_| TokenError::NotYetValid)?;
+    // jwt-compact reports a missing `nbf` as an error; `nbf` is optional (RFC 7519 §4.1.5).
+    if claims.not_before.is_some() {
+        claims
+            .validate_maturity(&options)
+            .map_err(|_| TokenError::NotYetValid)?;
+    }
     if claims.issued_at.is_some_and(|iat| iat > now + leeway) {
         return Err(TokenError::IssuedInFuture);
     }

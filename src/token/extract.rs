@@ -95,7 +95,11 @@ mod tests {
 
     #[test]
     fn bearer_scheme_is_case_insensitive() {
-        for header in ["Bearer abc.def.ghi", "bearer abc.def.ghi", "BEARER  abc.def.ghi "] {
+        for header in [
+            "Bearer abc.def.ghi",
+            "bearer abc.def.ghi",
+            "BEARER  abc.def.ghi ",
+        ] {
             assert_eq!(bearer([header]).unwrap().as_str(), "abc.def.ghi");
         }
     }
@@ -103,24 +107,48 @@ mod tests {
     #[test]
     fn missing_or_other_scheme_is_no_credentials() {
         assert_eq!(bearer([]).unwrap_err(), ExtractError::Missing);
-        assert_eq!(bearer(["Basic dXNlcjpwYXNz"]).unwrap_err(), ExtractError::Missing);
+        assert_eq!(
+            bearer(["Basic dXNlcjpwYXNz"]).unwrap_err(),
+            ExtractError::Missing
+        );
         assert_eq!(bearer(["Bearerabc"]).unwrap_err(), ExtractError::Missing);
         assert_eq!(bearer(["DPoP abc"]).unwrap_err(), ExtractError::Missing);
     }
 
     #[test]
     fn several_credentials_are_a_bad_request() {
-        assert_eq!(bearer(["Bearer a", "Bearer b"]).unwrap_err(), ExtractError::MultipleCredentials);
-        assert_eq!(bearer(["Bearer a, Bearer b"]).unwrap_err(), ExtractError::MultipleCredentials);
-        assert_eq!(bearer(["Bearer a,b"]).unwrap_err(), ExtractError::MultipleCredentials);
+        assert_eq!(
+            bearer(["Bearer a", "Bearer b"]).unwrap_err(),
+            ExtractError::MultipleCredentials
+        );
+        assert_eq!(
+            bearer(["Bearer a, Bearer b"]).unwrap_err(),
+            ExtractError::MultipleCredentials
+        );
+        assert_eq!(
+            bearer(["Bearer a,b"]).unwrap_err(),
+            ExtractError::MultipleCredentials
+        );
     }
 
     #[test]
     fn malformed_and_oversized_tokens() {
-        assert_eq!(bearer(["Bearer"]).unwrap_err(), ExtractError::MalformedBearer);
-        assert_eq!(bearer(["Bearer a b"]).unwrap_err(), ExtractError::MalformedBearer);
-        assert_eq!(bearer(["Bearer \"quoted\""]).unwrap_err(), ExtractError::MalformedBearer);
-        assert_eq!(bearer(["Bearer ==="]).unwrap_err(), ExtractError::MalformedBearer);
+        assert_eq!(
+            bearer(["Bearer"]).unwrap_err(),
+            ExtractError::MalformedBearer
+        );
+        assert_eq!(
+            bearer(["Bearer a b"]).unwrap_err(),
+            ExtractError::MalformedBearer
+        );
+        assert_eq!(
+            bearer(["Bearer \"quoted\""]).unwrap_err(),
+            ExtractError::MalformedBearer
+        );
+        assert_eq!(
+            bearer(["Bearer ==="]).unwrap_err(),
+            ExtractError::MalformedBearer
+        );
         let big = format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES + 1));
         assert_eq!(bearer([big.as_str()]).unwrap_err(), ExtractError::TooLarge);
         let edge = format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES));

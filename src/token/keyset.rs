@@ -74,7 +74,9 @@ impl fmt::Display for SkipReason {
             Self::Malformed(why) => write!(f, "malformed key: {why}"),
             Self::UnsupportedKeyType(kty) => write!(f, "unsupported kty `{kty}`"),
             Self::UnsupportedCurve(crv) => write!(f, "unsupported curve `{crv}`"),
-            Self::WeakRsaKey { bits } => write!(f, "RSA key of {bits} bits (minimum {MIN_RSA_BITS})"),
+            Self::WeakRsaKey { bits } => {
+                write!(f, "RSA key of {bits} bits (minimum {MIN_RSA_BITS})")
+            }
             Self::PrivateKeyMaterial => f.write_str("contains private key material"),
             Self::NotForSignatures => f.write_str("`use` is not `sig`"),
             Self::NoVerifyOperation => f.write_str("`key_ops` does not include `verify`"),
@@ -107,7 +109,9 @@ impl fmt::Display for KeySetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NotJson(why) => write!(f, "key set is not JSON: {why}"),
-            Self::NotAKeySet => f.write_str("key set is not a JWK Set (object with a `keys` array)"),
+            Self::NotAKeySet => {
+                f.write_str("key set is not a JWK Set (object with a `keys` array)")
+            }
         }
     }
 }
@@ -255,8 +259,8 @@ fn parse_key(key: &Value) -> Result<KeyEntry, SkipReason> {
             _ => return Err(SkipReason::UnsupportedAlgorithm(name.into())),
         },
     };
-    let jwk: JsonWebKey<'static> = serde_json::from_value(key.clone())
-        .map_err(|e| SkipReason::Malformed(e.to_string()))?;
+    let jwk: JsonWebKey<'static> =
+        serde_json::from_value(key.clone()).map_err(|e| SkipReason::Malformed(e.to_string()))?;
     check_material(&jwk)?;
     Ok(KeyEntry {
         kid: text("kid")?.map(str::to_owned),
@@ -348,7 +352,12 @@ mod tests {
             json!("not a key"),
             ec(Some("ec")),
         ]);
-        let kids: Vec<_> = parsed.set.keys().iter().map(|k| k.kid.clone().unwrap()).collect();
+        let kids: Vec<_> = parsed
+            .set
+            .keys()
+            .iter()
+            .map(|k| k.kid.clone().unwrap())
+            .collect();
         assert_eq!(kids, ["good", "ec"]);
         let reasons: Vec<_> = parsed.skipped.iter().map(|s| s.reason.clone()).collect();
         assert_eq!(
@@ -370,24 +379,67 @@ mod tests {
     fn whole_document_errors() {
         assert!(matches!(KeySet::parse(b"{"), Err(KeySetError::NotJson(_))));
         assert_eq!(KeySet::parse(b"[]").unwrap_err(), KeySetError::NotAKeySet);
-        assert_eq!(KeySet::parse(b"{\"keys\":{}}").unwrap_err(), KeySetError::NotAKeySet);
+        assert_eq!(
+            KeySet::parse(b"{\"keys\":{}}").unwrap_err(),
+            KeySetError::NotAKeySet
+        );
     }
 
     #[test]
     fn selection_by_kid_and_alg() {
         let mut rs_only = rsa("pinned", 2048);
         rs_only["alg"] = json!("RS256");
-        let set = parse(vec![rsa("a", 2048), rs_only, ec(Some("e")), rsa("dup", 2048), rsa("dup", 3072)]).set;
-        assert_eq!(set.select(Some("a"), Algorithm::Ps256).unwrap().kid.as_deref(), Some("a"));
-        assert_eq!(set.select(Some("pinned"), Algorithm::Rs256).unwrap().kid.as_deref(), Some("pinned"));
-        assert_eq!(set.select(Some("pinned"), Algorithm::Ps256).unwrap_err(), KeyLookupError::KeyDoesNotFitAlgorithm);
-        assert_eq!(set.select(Some("e"), Algorithm::Rs256).unwrap_err(), KeyLookupError::KeyDoesNotFitAlgorithm);
-        assert_eq!(set.select(Some("zzz"), Algorithm::Rs256).unwrap_err(), KeyLookupError::UnknownKid);
-        assert_eq!(set.select(Some("dup"), Algorithm::Rs256).unwrap_err(), KeyLookupError::AmbiguousKid);
+        let set = parse(vec![
+            rsa("a", 2048),
+            rs_only,
+            ec(Some("e")),
+            rsa("dup", 2048),
+            rsa("dup", 3072),
+        ])
+        .set;
+        assert_eq!(
+            set.select(Some("a"), Algorithm::Ps256)
+                .unwrap()
+                .kid
+                .as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            set.select(Some("pinned"), Algorithm::Rs256)
+                .unwrap()
+                .kid
+                .as_deref(),
+            Some("pinned")
+        );
+        assert_eq!(
+            set.select(Some("pinned"), Algorithm::Ps256).unwrap_err(),
+            KeyLookupError::KeyDoesNotFitAlgorithm
+        );
+        assert_eq!(
+            set.select(Some("e"), Algorithm::Rs256).unwrap_err(),
+            KeyLookupError::KeyDoesNotFitAlgorithm
+        );
+        assert_eq!(
+            set.select(Some("zzz"), Algorithm::Rs256).unwrap_err(),
+            KeyLookupError::UnknownKid
+        );
+        assert_eq!(
+            set.select(Some("dup"), Algorithm::Rs256).unwrap_err(),
+            KeyLookupError::AmbiguousKid
+        );
         // Without `kid`: exactly one key must fit the algorithm.
-        assert_eq!(set.select(None, Algorithm::Es256).unwrap().kid.as_deref(), Some("e"));
-        assert_eq!(set.select(None, Algorithm::Rs256).unwrap_err(), KeyLookupError::NoUniqueKeyWithoutKid);
-        assert_eq!(set.select(None, Algorithm::EdDsa).unwrap_err(), KeyLookupError::NoUniqueKeyWithoutKid);
+        assert_eq!(
+            set.select(None, Algorithm::Es256).unwrap().kid.as_deref(),
+            Some("e")
+        );
+        assert_eq!(
+            set.select(None, Algorithm::Rs256).unwrap_err(),
+            KeyLookupError::NoUniqueKeyWithoutKid
+        );
+        assert_eq!(
+            set.select(None, Algorithm::EdDsa).unwrap_err(),
+            KeyLookupError::NoUniqueKeyWithoutKid
+        );
     }
 
     #[test]

@@ -94,7 +94,9 @@ fn write_keys(dir: &Path) -> Result<usize, String> {
     for (stem, kid, alg) in DEV_KEYS {
         let path = private_path(dir, stem);
         let private: Value = match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?,
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
+            }
             Err(_) => {
                 let jwk = generate(alg)?;
                 write_private(&path, &jwk)?;
@@ -104,7 +106,8 @@ fn write_keys(dir: &Path) -> Result<usize, String> {
         };
         public_keys.push(public_of(&private, kid, alg));
     }
-    let set = serde_json::to_string_pretty(&json!({ "keys": public_keys })).map_err(|e| e.to_string())?;
+    let set =
+        serde_json::to_string_pretty(&json!({ "keys": public_keys })).map_err(|e| e.to_string())?;
     fs::write(dir.join("jwks.json"), set).map_err(|e| e.to_string())?;
     Ok(created)
 }
@@ -148,8 +151,12 @@ fn mint(args: &[String]) -> Result<String, String> {
         .find(|(_, _, a)| *a == alg)
         .ok_or("--alg must be RS256, ES256 or EdDSA")?;
     let path = private_path(&dir, stem);
-    let bytes = fs::read(&path)
-        .map_err(|_| format!("no key at {}: run `mcp-gate dev-keys` first", path.display()))?;
+    let bytes = fs::read(&path).map_err(|_| {
+        format!(
+            "no key at {}: run `mcp-gate dev-keys` first",
+            path.display()
+        )
+    })?;
     let jwk: JsonWebKey<'_> = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
 
     let now = SystemTime::now()
@@ -159,12 +166,18 @@ fn mint(args: &[String]) -> Result<String, String> {
     let mut custom = Map::new();
     custom.insert("iss".into(), json!(iss));
     custom.insert("aud".into(), json!(aud));
-    custom.insert("sub".into(), json!(flag(args, "--sub").unwrap_or_else(|| "dev-user".into())));
+    custom.insert(
+        "sub".into(),
+        json!(flag(args, "--sub").unwrap_or_else(|| "dev-user".into())),
+    );
     custom.insert(
         "client_id".into(),
         json!(flag(args, "--client-id").unwrap_or_else(|| "dev-client".into())),
     );
-    custom.insert("jti".into(), json!(format!("dev-{now}-{}", std::process::id())));
+    custom.insert(
+        "jti".into(),
+        json!(format!("dev-{now}-{}", std::process::id())),
+    );
     if let Some(scope) = flag(args, "--scope") {
         custom.insert("scope".into(), json!(scope));
     }
@@ -182,7 +195,8 @@ fn mint(args: &[String]) -> Result<String, String> {
             Es256.token(&header, &claims, &key)
         }
         _ => {
-            let key = <Ed25519 as jwt_compact::Algorithm>::SigningKey::try_from(&jwk).map_err(|e| e.to_string())?;
+            let key = <Ed25519 as jwt_compact::Algorithm>::SigningKey::try_from(&jwk)
+                .map_err(|e| e.to_string())?;
             Ed25519.token(&header, &claims, &key)
         }
     };

@@ -1,0 +1,365 @@
+//! The key set in the Worker: KV reads, refreshes from the JWKS URI (unknown `kid`, stale keys,
+//! cron), and the authorization server metadata mirror. The decisions (cooldown, single flight,
+//! negative `kid` memory, stale-on-error, what to write) are the core's (`crate::refresh`);
+//! this file only performs the I/O they ask for.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+use url::Url;
+use worker::{
+    console_error, console_log, AbortController, Delay, Env, Fetch, Headers, Method, Request,
+    RequestInit,
+};
+
+use super::state::KV_BINDING;
+use crate::refresh::as_metadata::{self, MAX_AS_METADATA_BYTES};
+use crate::refresh::discovery::{JwksLocation, ResolvedJwksUri};
+use crate::refresh::fetch::FETCH_TIMEOUT_MS;
+use crate::refresh::jwks::{self, MAX_JWKS_BYTES};
+use crate::refresh::policy::{
+    key_health, KeyCache, KeyHealth, KvApplied, KvRead, RefreshGate, RefreshOutcome, RefreshTicket,
+    UnknownKidDecision,
+};
+use crate::refresh::run::fetch_keys;
+use crate::refresh::{FetchFailure, FetchedResponse, RefreshError};
+use crate::settings::Settings;
+use crate::token::KeySet;
+
+/// KV key of the JWK Set.
+pub const JWKS_KEY: &str = "jwks";
+/// KV key of the mirrored AS metadata.
+pub const AS_METADATA_KEY: &str = "as-metadata";
+/// How often a waiting request checks whether the in-flight refresh finished.
+const WAIT_POLL_MS: u64 = 25;
+
+#[derive(Default)]
+struct KeyState {
+    cache: KeyCache,
+    gate: RefreshGate,
+    location: Option<Result<JwksLocation, RefreshError>>,
+    resolved: Option<ResolvedJwksUri>,
+}
+
+thread_local! {
+    static KEYS: RefCell<KeyState> = RefCell::new(KeyState::default());
+}
+
+fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+fn log_json(value: serde_json::Value) {
+    console_log!("{value}");
+}
+
+fn location(settings: &Settings) -> Result<JwksLocation, RefreshError> {
+    KEYS.with(|k| {
+        let mut k = k.borrow_mut();
+        if k.location.is_none() {
+            let parsed = JwksLocation::from_settings(settings);
+            if let Err(e) = &parsed {
+                console_error!(
+                    "{}",
+                    serde_json::json!({"event": "jwks_location_invalid", "error": e.to_string()})
+                );
+            }
+            k.location = Some(parsed);
+        }
+        k.location.clone().unwrap_or(Err(RefreshError::Disabled))
+    })
+}
+
+/// GET with a timeout and a body limit, for metadata and key sets.
+async fn http_get(url: Url, limit: usize) -> Result<FetchedResponse, FetchFailure> {
+    let headers = Headers::new();
+    let _ = headers.set("accept", "application/json");
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    let request = Request::new_with_init(url.as_str(), &init)
+        .map_err(|e| FetchFailure::Network(e.to_string()))?;
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let fetch = Fetch::Request(request);
+    let sending = fetch.send_with_signal(&signal);
+    let timer = Delay::from(Duration::from_millis(FETCH_TIMEOUT_MS));
+    futures_util::pin_mut!(sending, timer);
+    let mut response = match select(sending, timer).await {
+        Either::Left((Ok(response), _)) => response,
+        Either::Left((Err(e), _)) => return Err(FetchFailure::Network(e.to_string())),
+        Either::Right(_) => {
+            controller.abort();
+            return Err(FetchFailure::Timeout);
+        }
+    };
+    let declared = response
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(FetchFailure::TooLarge { limit });
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| FetchFailure::Network(e.to_string()))?;
+    if body.len() > limit {
+        return Err(FetchFailure::TooLarge { limit });
+    }
+    Ok(FetchedResponse {
+        status: response.status_code(),
+        cache_control: response.headers().get("cache-control").ok().flatten(),
+        body,
+    })
+}
+
+async fn kv_get(env: &Env, key: &str) -> Result<Option<Vec<u8>>, String> {
+    let kv = env.kv(KV_BINDING).map_err(|e| e.to_string())?;
+    kv.get(key).bytes().await.map_err(|e| e.to_string())
+}
+
+async fn kv_put(env: &Env, key: &str, value: &[u8]) -> Result<(), String> {
+    let kv = env.kv(KV_BINDING).map_err(|e| e.to_string())?;
+    kv.put_bytes(key, value)
+        .map_err(|e| e.to_string())?
+        .execute()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Re-reads KV `jwks` when due and returns the keys in use (empty when there are none).
+pub async fn current(env: &Env) -> Arc<KeySet> {
+    let now = now_ms();
+    if KEYS.with(|k| k.borrow().cache.kv_reload_due(now)) {
+        let read = kv_get(env, JWKS_KEY).await;
+        let applied = KEYS.with(|k| {
+            let mut k = k.borrow_mut();
+            match &read {
+                Ok(Some(bytes)) => k.cache.apply_kv(KvRead::Value(bytes), now),
+                Ok(None) => k.cache.apply_kv(KvRead::Missing, now),
+                Err(_) => k.cache.apply_kv(KvRead::Failed, now),
+            }
+        });
+        match (&read, applied) {
+            (_, KvApplied::Loaded { key_count, skipped }) => {
+                for s in skipped {
+                    log_json(
+                        serde_json::json!({"event": "jwk_skipped", "index": s.index, "kid": s.kid,
+                        "reason": s.reason.to_string()}),
+                    );
+                }
+                log_json(
+                    serde_json::json!({"event": "jwks_loaded", "source": "kv", "keys": key_count}),
+                );
+            }
+            (Err(e), _) => console_error!(
+                "{}",
+                serde_json::json!({"event": "kv_read_failed", "key": JWKS_KEY, "error": e})
+            ),
+            (_, KvApplied::KeptAfterInvalid(e)) => {
+                console_error!(
+                    "{}",
+                    serde_json::json!({"event": "jwks_invalid", "source": "kv", "error": e.to_string()})
+                );
+            }
+            _ => {}
+        }
+    }
+    KEYS.with(|k| k.borrow().cache.keys().cloned().unwrap_or_default())
+}
+
+/// Starts a background refresh when the fetched keys' `Cache-Control` lifetime ran out.
+pub fn refresh_if_stale(settings: &Settings, ctx: &worker::Context, env: &Env) {
+    if !matches!(
+        location(settings),
+        Ok(JwksLocation::Fixed(_) | JwksLocation::Discover(_))
+    ) {
+        return;
+    }
+    let ticket = KEYS.with(|k| k.borrow_mut().gate.begin_if_stale(now_ms()));
+    if let Some(ticket) = ticket {
+        let env = env.clone();
+        let settings = settings.clone();
+        ctx.wait_until(async move { refresh(&env, &settings, ticket).await });
+    }
+}
+
+/// The token's `kid` is unknown (or no key fits a `kid`-less token): refresh if the policy
+/// allows, wait for a refresh already in flight, or give up at once.
+pub async fn on_unknown_kid(env: &Env, settings: &Settings, kid: Option<&str>) -> Arc<KeySet> {
+    if matches!(
+        location(settings),
+        Ok(JwksLocation::Fixed(_) | JwksLocation::Discover(_))
+    ) {
+        let deadline = now_ms() + FETCH_TIMEOUT_MS * 3;
+        loop {
+            let decision = KEYS.with(|k| k.borrow_mut().gate.on_unknown_kid(kid, now_ms()));
+            match decision {
+                UnknownKidDecision::RefreshNow(ticket) => {
+                    refresh(env, settings, ticket).await;
+                    break;
+                }
+                UnknownKidDecision::WaitForInFlight if now_ms() < deadline => {
+                    // Single flight: wait for the running refresh, then look again.
+                    Delay::from(Duration::from_millis(WAIT_POLL_MS)).await;
+                    if !KEYS.with(|k| k.borrow().gate.in_flight(now_ms())) {
+                        break;
+                    }
+                }
+                UnknownKidDecision::WaitForInFlight
+                | UnknownKidDecision::CoolingDown { .. }
+                | UnknownKidDecision::RecentlyUnknown => break,
+            }
+        }
+    }
+    KEYS.with(|k| k.borrow().cache.keys().cloned().unwrap_or_default())
+}
+
+/// One refresh with a ticket: fetch, validate, write KV only when changed, install.
+pub async fn refresh(env: &Env, settings: &Settings, ticket: RefreshTicket) {
+    let Ok(location) = location(settings) else {
+        KEYS.with(|k| {
+            k.borrow_mut().gate.finish(
+                ticket,
+                now_ms(),
+                RefreshOutcome::Failed(&RefreshError::Disabled),
+            )
+        });
+        return;
+    };
+    let cached = KEYS.with(|k| k.borrow().resolved.clone());
+    let mut fetch = |url: Url| http_get(url, MAX_JWKS_BYTES);
+    let (resolved, result) = fetch_keys(&location, cached, &mut fetch, now_ms()).await;
+    KEYS.with(|k| k.borrow_mut().resolved = resolved);
+    match result {
+        Ok(fetched) => {
+            let current = kv_get(env, JWKS_KEY).await.ok().flatten();
+            let changed = jwks::needs_write(current.as_deref(), &fetched.keys);
+            if changed {
+                if let Err(e) =
+                    kv_put(env, JWKS_KEY, fetched.keys.canonical_json().as_bytes()).await
+                {
+                    console_error!(
+                        "{}",
+                        serde_json::json!({"event": "kv_write_failed", "key": JWKS_KEY, "error": e})
+                    );
+                }
+            }
+            for s in fetched.keys.skipped() {
+                log_json(
+                    serde_json::json!({"event": "jwk_skipped", "index": s.index, "kid": s.kid,
+                    "reason": s.reason.to_string()}),
+                );
+            }
+            log_json(
+                serde_json::json!({"event": "jwks_refreshed", "trigger": format!("{:?}", ticket.trigger()),
+                "keys": fetched.keys.set().len(), "changed": changed, "source": crate::refresh::fetch::loggable(&fetched.source)}),
+            );
+            let now = now_ms();
+            KEYS.with(|k| {
+                let mut k = k.borrow_mut();
+                k.cache.install_fetched(&fetched, now);
+                k.gate
+                    .finish(ticket, now, RefreshOutcome::fetched(&fetched, changed));
+            });
+        }
+        Err(e) => {
+            console_error!(
+                "{}",
+                serde_json::json!({"event": "jwks_refresh_failed", "trigger": format!("{:?}", ticket.trigger()),
+                "error": e.to_string(), "action": "keeping the keys in use"})
+            );
+            KEYS.with(|k| {
+                k.borrow_mut()
+                    .gate
+                    .finish(ticket, now_ms(), RefreshOutcome::Failed(&e))
+            });
+        }
+    }
+}
+
+/// The Cron Trigger: refresh keys and the AS metadata mirror.
+pub async fn scheduled(env: &Env, settings: &Settings) {
+    let _ = current(env).await;
+    if matches!(
+        location(settings),
+        Ok(JwksLocation::Fixed(_) | JwksLocation::Discover(_))
+    ) {
+        let ticket = KEYS.with(|k| k.borrow_mut().gate.begin_scheduled(now_ms()));
+        if let Some(ticket) = ticket {
+            refresh(env, settings, ticket).await;
+        }
+    }
+    if settings.as_metadata_url.is_some() {
+        let _ = refresh_as_metadata(env, settings).await;
+    }
+}
+
+/// Fetches `AS_METADATA_URL`, validates it and writes `as-metadata` when it changed.
+pub async fn refresh_as_metadata(env: &Env, settings: &Settings) -> Option<Vec<u8>> {
+    let setting = settings.as_metadata_url.as_deref()?;
+    let result = match as_metadata::metadata_url(setting) {
+        Ok(url) => {
+            let mut fetch = |url: Url| http_get(url, MAX_AS_METADATA_BYTES);
+            as_metadata::fetch_as_metadata(&url, &mut fetch).await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(mirrored) => {
+            let current = kv_get(env, AS_METADATA_KEY).await.ok().flatten();
+            if as_metadata::needs_write(current.as_deref(), &mirrored) {
+                if let Err(e) = kv_put(env, AS_METADATA_KEY, mirrored.bytes()).await {
+                    console_error!(
+                        "{}",
+                        serde_json::json!({"event": "kv_write_failed", "key": AS_METADATA_KEY, "error": e})
+                    );
+                }
+            }
+            log_json(
+                serde_json::json!({"event": "as_metadata_refreshed", "issuer": mirrored.issuer()}),
+            );
+            Some(mirrored.bytes().to_vec())
+        }
+        Err(e) => {
+            console_error!(
+                "{}",
+                serde_json::json!({"event": "as_metadata_refresh_failed", "error": e.to_string()})
+            );
+            None
+        }
+    }
+}
+
+thread_local! {
+    static AS_METADATA: RefCell<Option<(Vec<u8>, u64)>> = const { RefCell::new(None) };
+}
+
+/// The mirrored AS metadata: isolate memory (30 s), then KV, then a live fetch.
+pub async fn as_metadata_document(env: &Env, settings: &Settings) -> Option<Vec<u8>> {
+    let now = now_ms();
+    if let Some((doc, at)) = AS_METADATA.with(|m| m.borrow().clone()) {
+        if now.saturating_sub(at) < 30_000 {
+            return Some(doc);
+        }
+    }
+    let doc = match kv_get(env, AS_METADATA_KEY).await.ok().flatten() {
+        Some(doc) => Some(doc),
+        None => refresh_as_metadata(env, settings).await,
+    }?;
+    AS_METADATA.with(|m| *m.borrow_mut() = Some((doc.clone(), now)));
+    Some(doc)
+}
+
+/// Key health for `/healthz`.
+pub async fn health(env: &Env) -> KeyHealth {
+    let _ = current(env).await;
+    KEYS.with(|k| {
+        let k = k.borrow();
+        key_health(&k.cache, &k.gate, now_ms())
+    })
+}
