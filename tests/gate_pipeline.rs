@@ -1,0 +1,377 @@
+//! SPEC §5 and §6 through the platform-free pipeline: statuses, one-line challenges, CORS on
+//! challenges, and the headers the origin would receive. Real tokens, real rules.
+
+mod common;
+
+use common::*;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use mcp_gate::gate::forward;
+use mcp_gate::gate::pipeline::{self, Allowed, ProtectedRequest, Refusal, RulesView};
+use mcp_gate::gate::GateError;
+use mcp_gate::rules::RuleSet;
+use mcp_gate::settings::{Settings, SettingsError};
+use mcp_gate::token::native::NativeVerifier;
+use serde_json::{json, Value};
+
+const METADATA: &str = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp";
+const OWN: &str = "https://mcp.example.com";
+
+fn rules() -> RuleSet {
+    RuleSet::parse(include_str!("fixtures/rules.example.json")).unwrap()
+}
+
+fn call(tool: &str) -> String {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": {}}})
+        .to_string()
+}
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    map
+}
+
+fn bearer(scope: &str) -> String {
+    let mut c = claims();
+    c["scope"] = json!(scope);
+    format!("Bearer {}", rs256(c))
+}
+
+fn run(
+    method: Method,
+    headers: &HeaderMap,
+    body: &str,
+    settings: &Settings,
+    rules: RulesView<'_>,
+) -> Result<Allowed, Box<Refusal>> {
+    let request = ProtectedRequest {
+        method: &method,
+        path: "/mcp",
+        headers,
+        body: body.as_bytes(),
+        own_origin: OWN,
+    };
+    let pre = pipeline::precheck(&request, settings, rules)?;
+    pollster::block_on(pipeline::authorize(
+        pre,
+        settings,
+        &key_set(),
+        &NativeVerifier,
+        NOW as u64 * 1000,
+    ))
+}
+
+fn refused(result: Result<Allowed, Box<Refusal>>) -> (u16, Option<String>, Value, Refusal) {
+    let refusal = *result.expect_err("the gate must answer itself");
+    let response = refusal.response();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body: Value = serde_json::from_slice(response.body()).unwrap();
+    assert!(
+        body["error"].is_string() && body["error_description"].is_string(),
+        "{body}"
+    );
+    (response.status().as_u16(), challenge, body, refusal)
+}
+
+#[test]
+fn no_credentials_get_a_plain_challenge_with_the_scopes_the_request_needs() {
+    let s = settings(&[]);
+    let rules = rules();
+    let (status, challenge, _, _) = refused(run(
+        Method::POST,
+        &headers(&[]),
+        &call("calendar_get_events"),
+        &s,
+        RulesView::Document(&rules),
+    ));
+    assert_eq!(status, 401);
+    assert_eq!(
+        challenge.unwrap(),
+        format!("Bearer resource_metadata=\"{METADATA}\", scope=\"mcp:tools:calendar:read\"")
+    );
+    // Another scheme counts as no credentials; a GET stream needs no scope here.
+    let (status, challenge, _, _) = refused(run(
+        Method::GET,
+        &headers(&[("authorization", "Basic dTpw")]),
+        "",
+        &s,
+        RulesView::Document(&rules),
+    ));
+    assert_eq!(status, 401);
+    assert_eq!(
+        challenge.unwrap(),
+        format!("Bearer resource_metadata=\"{METADATA}\"")
+    );
+}
+
+#[test]
+fn two_authorization_headers_are_a_bad_request() {
+    let s = settings(&[]);
+    let token = bearer("mcp:tools:*");
+    let (status, challenge, body, _) = refused(run(
+        Method::POST,
+        &headers(&[("authorization", &token), ("authorization", &token)]),
+        &call("echo"),
+        &s,
+        RulesView::Authenticated,
+    ));
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_request");
+    let challenge = challenge.unwrap();
+    assert!(
+        challenge.starts_with("Bearer error=\"invalid_request\""),
+        "{challenge}"
+    );
+    assert!(!challenge.contains(token.trim_start_matches("Bearer ")));
+}
+
+#[test]
+fn invalid_tokens_get_invalid_token_without_echoing_the_token() {
+    let s = settings(&[]);
+    let mut expired = claims();
+    expired["exp"] = json!(NOW - 3600);
+    for bad in [
+        "Bearer a.b.c".to_owned(),
+        format!("Bearer {}", rs256(expired)),
+    ] {
+        let (status, challenge, body, refusal) = refused(run(
+            Method::POST,
+            &headers(&[("authorization", &bad)]),
+            &call("echo"),
+            &s,
+            RulesView::Authenticated,
+        ));
+        assert_eq!(status, 401);
+        let challenge = challenge.unwrap();
+        assert!(
+            challenge.starts_with("Bearer error=\"invalid_token\", error_description=\""),
+            "{challenge}"
+        );
+        assert!(challenge.ends_with(&format!("resource_metadata=\"{METADATA}\"")));
+        let raw = bad.trim_start_matches("Bearer ");
+        assert!(!challenge.contains(raw) && !body.to_string().contains(raw));
+        assert!(!refusal.log_line().to_json().contains(raw));
+    }
+}
+
+#[test]
+fn insufficient_scope_names_every_scope_the_request_needs() {
+    let s = settings(&[("REQUIRED_SCOPES", "mcp:base")]);
+    let rules = rules();
+    let token = bearer("mcp:base mcp:tools:calendar:read");
+    let (status, challenge, body, refusal) = refused(run(
+        Method::POST,
+        &headers(&[("authorization", &token)]),
+        &call("admin_reset"),
+        &s,
+        RulesView::Document(&rules),
+    ));
+    assert_eq!(status, 403);
+    assert_eq!(body["error"], "insufficient_scope");
+    let challenge = challenge.unwrap();
+    assert!(
+        challenge.starts_with(&format!(
+            "Bearer error=\"insufficient_scope\", scope=\"mcp:base mcp:tools:admin_reset\", resource_metadata=\"{METADATA}\", error_description=\""
+        )),
+        "{challenge}"
+    );
+    assert!(challenge.contains("admin_reset"));
+    let log = refusal.log_line();
+    assert_eq!(log.rule.as_deref(), Some("any tool"));
+    assert_eq!(log.missing, ["mcp:tools:admin_reset"]);
+    // The same token reaches calendar reads.
+    run(
+        Method::POST,
+        &headers(&[("authorization", &token)]),
+        &call("calendar_get_events"),
+        &s,
+        RulesView::Document(&rules),
+    )
+    .unwrap();
+}
+
+#[test]
+fn no_matching_rule_under_deny_is_access_denied_without_a_challenge() {
+    let s = settings(&[]);
+    let rules = rules();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "sampling/createMessage", "params": {}})
+        .to_string();
+    let (status, challenge, json_body, _) = refused(run(
+        Method::POST,
+        &headers(&[("authorization", &bearer("mcp:tools:*"))]),
+        &body,
+        &s,
+        RulesView::Document(&rules),
+    ));
+    assert_eq!(status, 403);
+    assert_eq!(json_body["error"], "access_denied");
+    assert_eq!(challenge, None);
+}
+
+#[test]
+fn forbidden_browser_origins_are_refused_before_the_token() {
+    let s = settings(&[("ALLOWED_ORIGINS", "http://localhost:6274")]);
+    let (status, challenge, _, _) = refused(run(
+        Method::POST,
+        &headers(&[
+            ("origin", "https://evil.example"),
+            ("authorization", "Bearer garbage"),
+        ]),
+        &call("echo"),
+        &s,
+        RulesView::Authenticated,
+    ));
+    assert_eq!((status, challenge), (403, None));
+
+    // An allowed origin can read the challenge.
+    let refusal = *run(
+        Method::POST,
+        &headers(&[("origin", "http://localhost:6274")]),
+        &call("echo"),
+        &s,
+        RulesView::Authenticated,
+    )
+    .unwrap_err();
+    let response = refusal.response();
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://localhost:6274"
+    );
+    let exposed = response.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap();
+    for name in ["WWW-Authenticate", "Mcp-Session-Id", "MCP-Protocol-Version"] {
+        assert!(exposed.contains(name), "{exposed}");
+    }
+}
+
+#[test]
+fn oversized_bodies_broken_bodies_and_missing_rules() {
+    let s = settings(&[("MAX_BODY_BYTES", "64")]);
+    let token = bearer("mcp:tools:*");
+    let big = call(&"x".repeat(100));
+    let (status, challenge, _, _) = refused(run(
+        Method::POST,
+        &headers(&[("authorization", &token)]),
+        &big,
+        &s,
+        RulesView::Authenticated,
+    ));
+    assert_eq!((status, challenge), (413, None));
+
+    let s = settings(&[]);
+    let (status, _, body, _) = refused(run(
+        Method::POST,
+        &headers(&[("authorization", &token)]),
+        "{\"jsonrpc\":\"2.0\",",
+        &s,
+        RulesView::Authenticated,
+    ));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+
+    let (status, _, _, _) = refused(run(
+        Method::POST,
+        &headers(&[("authorization", &token)]),
+        &call("echo"),
+        &s,
+        RulesView::Unavailable,
+    ));
+    assert_eq!(status, 503);
+}
+
+#[test]
+fn authenticated_mode_needs_the_baseline_scopes() {
+    let s = settings(&[("REQUIRED_SCOPES", "mcp:base")]);
+    let (status, challenge, _, _) = refused(run(
+        Method::POST,
+        &headers(&[("authorization", &bearer("other"))]),
+        &call("echo"),
+        &s,
+        RulesView::Authenticated,
+    ));
+    assert_eq!(status, 403);
+    assert!(challenge.unwrap().contains("scope=\"mcp:base\""));
+    run(
+        Method::POST,
+        &headers(&[("authorization", &bearer("mcp:base"))]),
+        &call("echo"),
+        &s,
+        RulesView::Authenticated,
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_origin_sees_the_identity_and_never_the_token() {
+    let token = bearer("mcp:tools:* mcp:read");
+    let incoming = headers(&[
+        ("authorization", &token),
+        ("x-mcp-auth-subject", "admin"),
+        ("X-MCP-Auth-Scopes", "everything"),
+        ("mcp-session-id", "session-1"),
+        ("connection", "keep-alive, x-hop"),
+        ("x-hop", "1"),
+        ("content-type", "application/json"),
+    ]);
+    let s = settings(&[("FORWARD_CLAIMS", "jti tenant")]);
+    let allowed = run(
+        Method::POST,
+        &incoming,
+        &call("echo"),
+        &s,
+        RulesView::Authenticated,
+    )
+    .unwrap();
+    let out = forward::origin_headers(&incoming, &allowed.token, &s);
+    assert_eq!(out["x-mcp-auth-subject"], "user-1");
+    assert_eq!(out["x-mcp-auth-client-id"], "client-1");
+    assert_eq!(out["x-mcp-auth-issuer"], ISS);
+    assert_eq!(out["x-mcp-auth-scopes"], "mcp:tools:* mcp:read");
+    assert_eq!(out["x-mcp-auth-claim-jti"], "j-1");
+    assert!(out.get("x-mcp-auth-claim-tenant").is_none());
+    assert_eq!(out.get_all("x-mcp-auth-subject").iter().count(), 1);
+    assert_eq!(out["mcp-session-id"], "session-1");
+    assert!(out.get("authorization").is_none());
+    assert!(out.get("x-hop").is_none() && out.get("connection").is_none());
+
+    let passthrough = settings(&[("FORWARD_TOKEN", "true")]);
+    let out = forward::origin_headers(&incoming, &allowed.token, &passthrough);
+    assert_eq!(out["authorization"], token.as_str());
+
+    let gate_only = settings(&[("ORIGIN_AUTHORIZATION", "Bearer origin-secret")]);
+    let out = forward::origin_headers(&incoming, &allowed.token, &gate_only);
+    assert_eq!(out["authorization"], "Bearer origin-secret");
+    assert_eq!(out.get_all("authorization").iter().count(), 1);
+
+    assert_eq!(
+        forward::origin_url(&s, "/mcp", Some("a=1")),
+        "https://origin.internal/mcp?a=1"
+    );
+    let log = allowed.log.to_json();
+    assert!(!log.contains(token.trim_start_matches("Bearer ")));
+    assert!(log.contains("\"decision\":\"allow\""));
+}
+
+#[test]
+fn invalid_settings_fail_closed_naming_the_setting() {
+    let error = GateError::Settings(SettingsError::Missing("ORIGIN"));
+    let response = error.respond(&Default::default());
+    assert_eq!(response.status(), 500);
+    let body: Value = serde_json::from_slice(response.body()).unwrap();
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("ORIGIN"));
+}
