@@ -134,15 +134,8 @@ impl GateError {
                     true,
                 )
             }
-            Self::Credential(
-                e @ (ExtractError::MultipleCredentials | ExtractError::MalformedBearer),
-            ) => {
-                let description = match e {
-                    ExtractError::MultipleCredentials => {
-                        "Send exactly one Authorization header with one bearer token"
-                    }
-                    _ => "The Authorization header is not a valid bearer credential",
-                };
+            Self::Credential(ExtractError::MultipleCredentials) => {
+                let description = "Send exactly one Authorization header with one bearer token";
                 params.extend([
                     ("error", "invalid_request"),
                     ("error_description", description),
@@ -155,7 +148,9 @@ impl GateError {
                     true,
                 )
             }
-            Self::Credential(ExtractError::TooLarge) => {
+            // A bearer value that is not even token68 cannot be a valid token: SPEC §5 keeps
+            // 400 for several credentials only.
+            Self::Credential(ExtractError::MalformedBearer | ExtractError::TooLarge) => {
                 let description = "The access token is invalid";
                 params.extend([
                     ("error", "invalid_token"),

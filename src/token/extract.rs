@@ -34,7 +34,7 @@ pub enum ExtractError {
     Missing,
     /// Several `Authorization` headers or several credentials in one (400 `invalid_request`).
     MultipleCredentials,
-    /// `Bearer` with an empty value or characters outside token68 (400 `invalid_request`).
+    /// `Bearer` with an empty value or characters outside token68 (401 `invalid_token`).
     MalformedBearer,
     /// The token is longer than [`MAX_TOKEN_BYTES`] (401 `invalid_token`).
     TooLarge,

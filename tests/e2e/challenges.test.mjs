@@ -261,9 +261,9 @@ describe('challenges and token validation (default settings, authenticated mode)
         const header = `{"alg":"RS256","kid":"${rs.kid}","alg":"none"}`;
         return signRaw(header, JSON.stringify(claimsWith({})), 'RS256', KeyObject.from(rs.privateKey));
       },
-      'base64url padding in a segment': async () => {
+      'base64url padding after the signature (valid token68, not strict base64url)': async () => {
         const [h, p, s] = (await stack.token()).split('.');
-        return `${h}.${p}==.${s}`;
+        return `${h}.${p}.${s}${'='.repeat((4 - (s.length % 4)) % 4 || 4)}`;
       },
       'standard base64 alphabet (+/) in a segment': async () => {
         const [h, p, s] = (await stack.token({ claims: { note: '\u00ff\u00fe>>>???' } })).split('.');
@@ -282,6 +282,18 @@ describe('challenges and token validation (default settings, authenticated mode)
         assert.equal(await originSawCase(`invalid-${name}`), false, 'the origin never saw the request');
       });
     }
+
+    test('padding inside the token (not a token68 value) → refused, never forwarded', T, async () => {
+      // SPEC §3 rule 1 asks for one token68 value; whether a value that is not token68 is a
+      // malformed header (400 invalid_request) or a bad token (401 invalid_token) is open.
+      const [h, p, s] = (await stack.token()).split('.');
+      const token = `${h}.${p}==.${s}`;
+      const res = await call('mid-padding', bearer(token));
+      if (res.status === 400) expectInvalidRequest(res);
+      else expectInvalidToken(res, [token]);
+      expectNotEchoed(res, [token]);
+      assert.equal(await originSawCase('mid-padding'), false);
+    });
 
     test('the error_description is generic: it does not echo claims or key ids', T, async () => {
       const token = await stack.token({ claims: { iss: 'https://attacker-marker.example.test' } });

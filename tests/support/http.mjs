@@ -17,7 +17,9 @@ export async function fetchWithTimeout(url, init = {}, timeoutMs = 15_000) {
  */
 export function rawRequest(url, { method = 'GET', headers = [], body, timeoutMs = 15_000 } = {}) {
   const target = new URL(url);
+  // With a flat header list Node sends exactly these lines: add Host (HTTP/1.1 requires it).
   const flat = [];
+  if (!headers.some(([n]) => n.toLowerCase() === 'host')) flat.push('Host', target.host);
   for (const [name, value] of headers) flat.push(name, value);
   if (body !== undefined && !headers.some(([n]) => n.toLowerCase() === 'content-length')) {
     flat.push('Content-Length', String(Buffer.byteLength(body)));
