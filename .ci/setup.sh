@@ -275,8 +275,13 @@ _setup_npm() {
       # package; when the registry in use lacks some (workerd's macOS and
       # Windows builds, say) the lock has none and npm ci refuses. npm
       # install then installs the same locked versions and skips those.
-      if ! timeout 900 npm ci --no-progress --loglevel=error >&2; then
-        _setup_log "npm ci refused the lock file; npm install with the same lock instead"
+      local log
+      log=$(mktemp "${TMPDIR:-/tmp}/mcp-gate-npm-ci.XXXXXX")
+      if timeout 900 npm ci --no-progress --loglevel=error >"$log" 2>&1; then
+        cat "$log" >&2
+      else
+        grep -m 3 'Missing:\|ERR\|error [a-z]' "$log" | sed 's/^/    /' >&2 || true
+        _setup_log "npm ci refused (log: $log); npm install with the same lock instead"
         timeout 900 npm install --no-progress --loglevel=error >&2
       fi
     else

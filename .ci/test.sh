@@ -9,6 +9,8 @@ TOTAL_STARTED=$SECONDS
 SECTION=""
 SECTION_STARTED=$SECONDS
 TIMINGS=()
+# Test runner output is kept here to count passed/failed tests at the end.
+RESULTS=$(mktemp "${TMPDIR:-/tmp}/mcp-gate-test.XXXXXX")
 
 section() {
   end_section
@@ -37,8 +39,22 @@ summary() {
   else
     echo "FAILED in: ${SECTION:-?} (exit $status)"
   fi
+  count_tests # last line: "tests: N passed, M failed"
+  rm -f "$RESULTS"
+  exit "$status"
 }
 trap summary EXIT
+
+# Sums cargo test's "test result: ok. N passed; M failed" lines and node's
+# "# pass N" / "# fail N" (TAP) or "ℹ pass N" / "ℹ fail N" (spec) lines.
+count_tests() {
+  awk '
+    /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
+    /^(# |ℹ )pass [0-9]+$/ { p += $NF }
+    /^(# |ℹ )fail [0-9]+$/ { f += $NF }
+    END { if (p + f > 0) printf "tests: %d passed, %d failed\n", p, f }
+  ' "$RESULTS"
+}
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -61,7 +77,7 @@ section "cargo clippy (wasm32, lib)"
 wasm_cargo_clippy --lib --target wasm32-unknown-unknown "${LOCKED[@]}" -- -D warnings
 
 section "cargo test"
-cargo test "${LOCKED[@]}"
+cargo test "${LOCKED[@]}" 2>&1 | tee -a "$RESULTS"
 
 section "build the Worker (worker-build --release)"
 bash .ci/build-worker.sh
@@ -76,6 +92,6 @@ if ((${#E2E_FILES[@]} == 0)); then
 fi
 # One file at a time: each starts its own wrangler dev + workerd, and the
 # machine has two cores. Node 22 from node_modules (setup put it first).
-timeout 2400 node --test --test-concurrency=1 "${E2E_FILES[@]}" </dev/null
+timeout 2400 node --test --test-concurrency=1 "${E2E_FILES[@]}" </dev/null 2>&1 | tee -a "$RESULTS"
 
 end_section

@@ -7,6 +7,7 @@
 //! checked against the settings at an injected time. Authorization only accepts a
 //! `VerifiedToken`.
 
+pub mod cache;
 pub mod claims;
 pub mod extract;
 pub mod keyset;

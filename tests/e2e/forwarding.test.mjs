@@ -197,9 +197,10 @@ describe('forwarding (default settings: token stripped, ORIGIN_AUTHORIZATION set
     const res = await rawRequest(`${stack.gate.url}/__echo?case=hop`, {
       headers: [
         ['Authorization', `Bearer ${token}`],
-        ['Connection', 'keep-alive, X-Hop-Private'],
-        ['X-Hop-Private', 'do-not-forward'],
+        ['Connection', 'keep-alive'],
+        ['Keep-Alive', 'timeout=5'],
         ['Proxy-Authorization', 'Basic c2VjcmV0'],
+        ['Proxy-Connection', 'keep-alive'],
         ['TE', 'trailers'],
         ['X-End-To-End', 'forward-me'],
       ],
@@ -209,7 +210,10 @@ describe('forwarding (default settings: token stripped, ORIGIN_AUTHORIZATION set
     assert.equal(seen.headers['x-end-to-end'], 'forward-me');
     assert.equal(seen.headers['proxy-authorization'], undefined, 'Proxy-Authorization is hop-by-hop');
     assert.equal(seen.headers.te, undefined, 'TE is hop-by-hop');
-    assert.equal(seen.headers['x-hop-private'], undefined, 'headers named in Connection are hop-by-hop');
+    assert.equal(seen.headers['keep-alive'], undefined, 'Keep-Alive is hop-by-hop');
+    assert.equal(seen.headers['proxy-connection'], undefined, 'Proxy-Connection is hop-by-hop');
+    // Headers named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1), but workerd consumes
+    // the `Connection` header before the Worker runs, so the gate cannot know them: not asserted.
   });
 
   test('a body over MAX_BODY_BYTES (default 1 MiB) → 413, not forwarded', T, async () => {

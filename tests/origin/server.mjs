@@ -9,6 +9,7 @@
 //   POST /__reset      forget recorded requests
 //   ANY  /__slow       never answers within SLOW_SECONDS (?seconds=N, default 60): for the 504 test
 //   GET  /__stream     raw SSE (?n=5&interval_ms=300), independent of MCP: for streaming tests
+//   GET  /__jwks       a key set stored with PUT /__jwks (stand-in JWKS_URI); 404 until then
 //   ANY  /__echo       JSON describing the request as seen here (method, path, headers, body);
 //                      ?status=N answers with status N; sets X-Origin-Seen and Mcp-Session-Id (?session=)
 //
@@ -23,6 +24,11 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 
 const HOST = process.env.HOST || '127.0.0.1';
+// The debug endpoints reveal every header the origin received: never listen beyond loopback.
+if (!['127.0.0.1', '::1', 'localhost'].includes(HOST)) {
+  console.error(`origin: refusing HOST=${HOST}; this example server listens on loopback only`);
+  process.exit(2);
+}
 const PORT = Number(process.env.PORT || 0);
 const MAX_RECORDED = 2000;
 const MAX_BODY = 8 * 1024 * 1024;
@@ -30,6 +36,8 @@ const MAX_BODY = 8 * 1024 * 1024;
 /** @type {Array<object>} */
 let recorded = [];
 let sequence = 0;
+/** @type {string|null} served at GET /__jwks */
+let jwksDocument = null;
 
 const sleep = (ms, signal) =>
   new Promise((resolve) => {
@@ -303,6 +311,19 @@ async function handle(req, res) {
       if (!res.writableEnded) sendJson(res, 200, { slow: true, waited_seconds: seconds });
     }, seconds * 1000);
     res.on('close', () => clearTimeout(timer));
+    return;
+  }
+  if (url.pathname === '/__jwks') {
+    // A stand-in JWKS endpoint (for JWKS_URI tests): PUT/POST stores the body, GET serves it.
+    if (req.method === 'PUT' || req.method === 'POST') {
+      jwksDocument = body.toString('utf8');
+      sendJson(res, 200, { ok: true });
+    } else if (jwksDocument === null) {
+      sendJson(res, 404, { error: 'no key set stored' });
+    } else {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=60' });
+      res.end(jwksDocument);
+    }
     return;
   }
   if (url.pathname === '/__stream') {

@@ -110,6 +110,18 @@ export async function kvPut({ dir, persist, configPath }, key, value) {
   if (code !== 0) throw new Error(`wrangler kv key put ${key} failed (${code}):\n${tail(output)}`);
 }
 
+/** Read one KV key from the local state directory (null when missing). */
+export async function kvGet({ dir, persist, configPath }, key) {
+  const { code, output, stdout } = await runProcess(
+    WRANGLER,
+    ['kv', 'key', 'get', key, '--binding', 'GATE_KV', '--local', '--persist-to', persist, '-c', configPath, '--text'],
+    { cwd: dir, env: wranglerEnv(), timeoutMs: KV_TIMEOUT_MS },
+  );
+  if (code !== 0) throw new Error(`wrangler kv key get ${key} failed (${code}):\n${tail(output)}`);
+  // wrangler prints the value followed by one newline of its own.
+  return /^Value not found/m.test(output) ? null : stdout.replace(/\n$/, '');
+}
+
 /** Delete one KV key from the local state directory. */
 export async function kvDelete({ dir, persist, configPath }, key) {
   const { code, output } = await runProcess(
@@ -133,6 +145,7 @@ export async function kvDelete({ dir, persist, configPath }, key) {
  * @property {(pred: (logs: string) => any, timeoutMs?: number) => Promise<any>} waitForLogs
  * @property {(key: string, value: string|object) => Promise<void>} kvPut   write KV while running
  * @property {(key: string) => Promise<void>} kvDelete
+ * @property {(key: string) => Promise<string|null>} kvGet
  * @property {() => Promise<void>} stop
  */
 export async function startGate({ name, vars = {}, secrets = {}, kv = {}, main, extraArgs = [] } = {}) {
@@ -181,6 +194,7 @@ export async function startGate({ name, vars = {}, secrets = {}, kv = {}, main, 
     waitForLogs: (pred, timeoutMs = 5000) => proc.waitFor(pred, timeoutMs, 'log output'),
     kvPut: (key, value) => kvPut(place, key, value),
     kvDelete: (key) => kvDelete(place, key),
+    kvGet: (key) => kvGet(place, key),
     async stop() {
       await proc.stop(5000);
       // Keep the directory (config, local KV state, wrangler-dev.log) only when asked to.

@@ -49,15 +49,16 @@ export function startProcess(command, args, options = {}) {
   });
   live.add(child);
   const file = options.logFile ? createWriteStream(options.logFile) : null;
-  const state = { output: '', exited: false, exitCode: null, listeners: new Set() };
-  const onData = (chunk) => {
+  const state = { output: '', stdout: '', exited: false, exitCode: null, listeners: new Set() };
+  const onData = (fromStdout) => (chunk) => {
     const text = stripAnsi(chunk.toString('utf8'));
     state.output += text;
+    if (fromStdout) state.stdout += text;
     file?.write(text);
     for (const listener of state.listeners) listener(state.output);
   };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
+  child.stdout.on('data', onData(true));
+  child.stderr.on('data', onData(false));
   const exited = new Promise((resolve) => {
     child.on('exit', (code, signal) => {
       state.exited = true;
@@ -125,13 +126,14 @@ export function startProcess(command, args, options = {}) {
     child,
     pid: child.pid,
     output: () => state.output,
+    stdout: () => state.stdout,
     waitFor,
     stop,
     exited,
   };
 }
 
-/** Run a command to completion (bounded); resolves with {code, output}. */
+/** Run a command to completion (bounded); resolves with {code, output, stdout}. */
 export function runProcess(command, args, options = {}) {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const proc = startProcess(command, args, options);
@@ -142,7 +144,7 @@ export function runProcess(command, args, options = {}) {
     }, timeoutMs);
     proc.exited.then((code) => {
       clearTimeout(timer);
-      resolve({ code, output: proc.output() });
+      resolve({ code, output: proc.output(), stdout: proc.stdout() });
     });
   });
 }

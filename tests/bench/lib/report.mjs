@@ -1,0 +1,137 @@
+// Comparison, target checks (issue 5) and the printed table.
+import { kib } from './sizes.mjs';
+
+const TARGET_ADDED_P50_MS = 0.15;
+const TARGET_BUNDLE_GZIP_BYTES = 150 * 1000;
+const TARGET_FIRST_REQUEST_MS = 8;
+
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? Math.round((a / b) * 100) / 100 : null);
+const diff = (a, b) => (Number.isFinite(a) && Number.isFinite(b) ? Math.round((a - b) * 1000) / 1000 : null);
+
+/** Ratios mcp-gate / jose-gate and mcp-gate / pass-through per mode. */
+export function compare(runs) {
+  const out = {};
+  for (const mode of [...new Set(runs.map((r) => r.mode))]) {
+    const of = (target) => runs.find((r) => r.mode === mode && r.target === target);
+    const m = of('mcp-gate');
+    if (!m) continue;
+    const row = {};
+    for (const [key, other] of [['vsJoseGate', of('jose-gate')], ['vsPassthrough', of('passthrough')]]) {
+      if (!other) continue;
+      row[key] = {
+        p50: ratio(m.latency.p50, other.latency.p50),
+        p99: ratio(m.latency.p99, other.latency.p99),
+        loadP50: ratio(m.load.p50, other.load.p50),
+        rps: ratio(m.load.rps, other.load.rps),
+        addedP50Ms: diff(m.latency.p50, other.latency.p50),
+        addedCpuUsPerRequest: diff(m.load.cpuUsPerRequest, other.load.cpuUsPerRequest),
+      };
+    }
+    out[mode] = row;
+  }
+  return out;
+}
+
+/** The targets of issue 5, each {target, detail, pass (true/false/null = not measured)}. */
+export function checkTargets(report) {
+  const checks = [];
+  const { runs, comparison, sizes, firstResponse } = report;
+  for (const [mode, row] of Object.entries(comparison)) {
+    if (mode === 'no-token') continue; // informational: the fixed cost of the gate, not a target
+    const m = runs.find((r) => r.mode === mode && r.target === 'mcp-gate');
+    const j = runs.find((r) => r.mode === mode && r.target === 'jose-gate');
+    if (j && row.vsJoseGate) {
+      checks.push({
+        target: `latency ≤ jose gate (${mode})`,
+        detail: `p50 ${m.latency.p50} vs ${j.latency.p50} ms (${row.vsJoseGate.p50}x), p99 ${m.latency.p99} vs ${j.latency.p99} ms (${row.vsJoseGate.p99}x)`,
+        pass: m.latency.p50 <= j.latency.p50 && m.latency.p99 <= j.latency.p99,
+      });
+      checks.push({
+        target: `throughput ≥ jose gate (${mode})`,
+        detail: `${m.load.rps} vs ${j.load.rps} req/s (${row.vsJoseGate.rps}x)`,
+        pass: m.load.rps >= j.load.rps,
+      });
+    }
+    if (mode.startsWith('repeated') && row.vsPassthrough) {
+      checks.push({
+        target: `added p50 over pass-through ≤ ${TARGET_ADDED_P50_MS} ms (${mode})`,
+        detail: `+${row.vsPassthrough.addedP50Ms} ms`,
+        pass: row.vsPassthrough.addedP50Ms <= TARGET_ADDED_P50_MS,
+      });
+    }
+  }
+  const upload = sizes.mcpGate.upload.gzip;
+  checks.push({
+    target: 'wasm + JS bundle ≤ 150 KB gzip',
+    detail: `${upload} bytes = ${kib(upload)} gzip (${kib(sizes.mcpGate.upload.raw)} raw)`,
+    pass: upload <= TARGET_BUNDLE_GZIP_BYTES,
+  });
+  const cold = firstResponse['mcp-gate'];
+  if (cold) {
+    const first = cold.verifiedFirst.requests[0].ms;
+    const first401 = cold.noTokenFirst.requests[0].ms;
+    checks.push({
+      target: `first request on a fresh isolate ≤ ${TARGET_FIRST_REQUEST_MS} ms wall`,
+      detail: `verified first request ${first} ms; 401 first request ${first401} ms (median of ${cold.verifiedFirst.reps})`,
+      pass: first <= TARGET_FIRST_REQUEST_MS && first401 <= TARGET_FIRST_REQUEST_MS,
+    });
+  }
+  return checks;
+}
+
+const pad = (s, n) => String(s ?? '–').padStart(n);
+const padEnd = (s, n) => String(s ?? '–').padEnd(n);
+const fmt = (x, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+
+export function printReport(r) {
+  const m = r.machine;
+  const lines = [];
+  const p = (s = '') => lines.push(s);
+  p(`mcp-gate benchmark  ${r.startedAt}`);
+  p(`machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}; Node ${m.node}; ${m.workerd}`);
+  p(`load average before ${r.loadavg.before.map((x) => x.toFixed(2)).join(' ')}, after ${r.loadavg.after.map((x) => x.toFixed(2)).join(' ')}${r.loadavg.before[0] > m.cpus * 0.5 ? '  (busy machine: figures are noisy)' : ''}`);
+  p(`build: build/ of ${r.build.builtAt} (wasm sha256 ${r.build.wasmSha256.slice(0, 12)}…)`);
+  p(`request: ${r.request}`);
+  p(`phases: ${r.config.durationSec} s each; latency with 1 connection, load with ${r.config.connections}; ${r.config.rules ? 'rules document seeded' : 'no rules document (authenticated mode)'}`);
+  p();
+  p(`${padEnd('mode', 15)} ${padEnd('target', 12)}|${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('req/s', 7)} |${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('req/s', 7)} |${pad('CPU µs/req', 11)}${pad('origin', 8)}${pad('cache hit/miss', 16)}`);
+  p(`${padEnd('', 15)} ${padEnd('', 12)}|${padEnd('   1 connection', 23)} |${padEnd(`   ${r.config.connections} connections`, 23)} |${pad('target', 11)}${pad('µs/req', 8)}`);
+  let last = null;
+  for (const run of r.runs) {
+    if (last && last !== run.mode) p();
+    last = run.mode;
+    const { latency: l, load: d } = run;
+    const cache = d.tokenCache ? `${d.tokenCache.hits}/${d.tokenCache.misses}` : '';
+    const bad = l.ok !== l.requests || d.ok !== d.requests ? '  unexpected statuses!' : '';
+    p(
+      `${padEnd(run.mode, 15)} ${padEnd(run.target, 12)}|${pad(fmt(l.p50), 8)}${pad(fmt(l.p99), 8)}${pad(l.rps, 7)} |${pad(fmt(d.p50), 8)}${pad(fmt(d.p99), 8)}${pad(d.rps, 7)} |${pad(fmt(d.cpuUsPerRequest, 0), 11)}${pad(fmt(d.originCpuUsPerRequest, 0), 8)}${pad(cache, 16)}${bad}`,
+    );
+  }
+  p();
+  p('ratios (mcp-gate / other; latency from the 1-connection phase, req/s from the load phase):');
+  for (const [mode, row] of Object.entries(r.comparison)) {
+    const part = (name, x) =>
+      x
+        ? `${name}: p50 ${fmt(x.p50, 2)}x p99 ${fmt(x.p99, 2)}x req/s ${fmt(x.rps, 2)}x, added p50 ${x.addedP50Ms >= 0 ? '+' : ''}${fmt(x.addedP50Ms)} ms, added CPU ${x.addedCpuUsPerRequest >= 0 ? '+' : ''}${fmt(x.addedCpuUsPerRequest, 0)} µs/req`
+        : '';
+    p(`  ${padEnd(mode, 15)} ${part('vs jose gate', row.vsJoseGate)}`);
+    if (row.vsPassthrough) p(`  ${padEnd('', 15)} ${part('vs pass-through', row.vsPassthrough)}`);
+  }
+  p();
+  p('bundle sizes (raw / gzip):');
+  for (const f of r.sizes.mcpGate.files) p(`  ${padEnd(f.file, 34)}${pad(kib(f.raw), 12)}${pad(kib(f.gzip), 12)}`);
+  p(`  ${padEnd('mcp-gate upload (all modules)', 34)}${pad(kib(r.sizes.mcpGate.upload.raw), 12)}${pad(kib(r.sizes.mcpGate.upload.gzip), 12)}`);
+  p(`  ${padEnd('jose gate bundle (instrument)', 34)}${pad(kib(r.sizes.joseGate.upload.raw), 12)}${pad(kib(r.sizes.joseGate.upload.gzip), 12)}`);
+  p(`  ${padEnd('pass-through bundle (instrument)', 34)}${pad(kib(r.sizes.passthrough.upload.raw), 12)}${pad(kib(r.sizes.passthrough.upload.gzip), 12)}`);
+  p();
+  p('freshly started workerd (median; ms = wall time of that request, since spawn in brackets):');
+  for (const [name, cold] of Object.entries(r.firstResponse)) {
+    const reqs = (c) => c.requests.map((q) => `${q.label} ${fmt(q.ms, 2)} ms [${fmt(q.sinceSpawnMs, 0)}]`).join('; ');
+    p(`  ${padEnd(name, 12)} listening after ${fmt(cold.noTokenFirst.listenMs, 0)} ms; ${reqs(cold.noTokenFirst)}`);
+    if (cold.verifiedFirst) p(`  ${padEnd('', 12)} fresh again: ${reqs(cold.verifiedFirst)}`);
+  }
+  p();
+  p('targets (issue 5):');
+  for (const c of r.targets) p(`  [${c.pass === true ? 'ok  ' : c.pass === false ? 'MISS' : ' -- '}] ${c.target}: ${c.detail}`);
+  console.log(lines.join('\n'));
+}

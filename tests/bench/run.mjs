@@ -1,0 +1,445 @@
+#!/usr/bin/env node
+// `npm run bench`: mcp-gate against the origin directly, a JavaScript pass-through Worker and a
+// JavaScript gate using `jose`, side by side in one run, on loopback only. See README.md here.
+//
+//   node tests/bench/run.mjs [--quick] [--duration=S] [--warmup=S] [--connections=N] [--pool=N]
+//                            [--reps=N] [--modes=a,b] [--targets=a,b] [--rules] [--out=FILE]
+//
+// Every Worker runs under raw workerd (generated config, one process each, no wrangler dev or
+// Miniflare proxy in the path), with an in-memory KV service seeded with the JWK Set.
+
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+import { generateTestKeys, defaultClaims, signToken, tamperSignature } from '../support/keys.mjs';
+import { startProcess } from '../support/process.mjs';
+import { ORIGIN_SERVER } from '../support/origin.mjs';
+import { projectCompatibility } from '../support/gate.mjs';
+import { rawRequest } from '../support/http.mjs';
+import { BENCH_DIR, BUILD, REPO, TMP } from './lib/paths.mjs';
+import { bundleWorker } from './lib/bundle.mjs';
+import { processCpuNs, startWorkerd, workerdBinary, writeConfig } from './lib/workerd.mjs';
+import { measure } from './lib/load.mjs';
+import { baseHeaders, MCP_PATH, openSession, pingBody, post } from './lib/mcp.mjs';
+import { coldStart } from './lib/coldstart.mjs';
+import { sizesOf } from './lib/sizes.mjs';
+import { checkTargets, compare, printReport } from './lib/report.mjs';
+
+// The gate's configured identity (names never resolve: the gate only compares them).
+const RESOURCE = 'https://mcp.example.test/mcp';
+const ISSUER = 'https://auth.example.test/resources/res_bench';
+const ALL_TARGETS = ['origin', 'passthrough', 'jose-gate', 'mcp-gate'];
+const ALL_MODES = ['distinct-RS256', 'distinct-ES256', 'repeated-RS256', 'repeated-ES256', 'no-token'];
+const GATES = ['jose-gate', 'mcp-gate'];
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: flags override environment variables override defaults (full or --quick).
+
+const HELP = `usage: node tests/bench/run.mjs [options]
+  --quick            smoke run of a few seconds (short phases, small token pool, 1 cold start)
+  --duration=S       seconds per measured phase          (env BENCH_DURATION;    default 3, quick 0.3)
+  --warmup=S         seconds of warm-up per target       (env BENCH_WARMUP;      default 1, quick 0.2)
+  --connections=N    connections of the load phase       (env BENCH_CONNECTIONS; default 8, quick 4)
+  --pool=N           distinct tokens per algorithm       (env BENCH_POOL;        default 4096, quick 400)
+  --reps=N           fresh workerd starts per Worker     (env BENCH_REPS;        default 3, quick 1)
+  --modes=LIST       any of ${ALL_MODES.join(",")} (quick: distinct-RS256,repeated-RS256,no-token)
+  --targets=LIST     ${ALL_TARGETS.join(',')}
+  --rules            seed a rules document (ping allowed for scope mcp:ping) instead of authenticated mode
+  --out=FILE         JSON report                         (env BENCH_OUT;         default tests/.tmp/bench.json)
+  --keep             keep the scratch directory (configs, bundles, workerd logs)
+  --timeout=S        abort the whole run after S seconds (env BENCH_TIMEOUT;     default 600)`;
+
+function parseConfig(argv) {
+  const flags = {};
+  for (const arg of argv) {
+    if (arg === '--help' || arg === '-h') {
+      console.log(HELP);
+      process.exit(0);
+    }
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!m) throw new Error(`unknown argument ${arg}\n${HELP}`);
+    flags[m[1]] = m[2] ?? true;
+  }
+  const known = ['quick', 'duration', 'warmup', 'connections', 'pool', 'reps', 'modes', 'targets', 'rules', 'out', 'keep', 'timeout'];
+  for (const k of Object.keys(flags)) if (!known.includes(k)) throw new Error(`unknown option --${k}\n${HELP}`);
+  const quick = Boolean(flags.quick) || process.env.BENCH_QUICK === '1';
+  const pick = (flag, env, full, smoke) => {
+    const raw = flags[flag] ?? process.env[env];
+    const value = raw === undefined ? (quick ? smoke : full) : Number(raw);
+    if (!Number.isFinite(value) || value <= 0) throw new Error(`--${flag} must be a positive number, got ${raw}`);
+    return value;
+  };
+  const list = (flag, all) => {
+    if (!flags[flag]) return all;
+    const chosen = String(flags[flag]).split(',').filter(Boolean);
+    for (const c of chosen) if (!all.includes(c)) throw new Error(`--${flag}: unknown ${c} (known: ${all.join(', ')})`);
+    return chosen;
+  };
+  return {
+    quick,
+    durationSec: pick('duration', 'BENCH_DURATION', 3, 0.3),
+    warmupSec: pick('warmup', 'BENCH_WARMUP', 1, 0.2),
+    connections: Math.round(pick('connections', 'BENCH_CONNECTIONS', 8, 4)),
+    pool: Math.round(pick('pool', 'BENCH_POOL', 4096, 400)),
+    reps: Math.round(pick('reps', 'BENCH_REPS', 3, 1)),
+    timeoutSec: pick('timeout', 'BENCH_TIMEOUT', 600, 600),
+    modes: list('modes', ALL_MODES),
+    // A smoke run covers one distinct and one repeated mode; a full run all four.
+    ...(quick && !flags.modes ? { modes: ['distinct-RS256', 'repeated-RS256', 'no-token'] } : {}),
+    targets: list('targets', ALL_TARGETS),
+    rules: Boolean(flags.rules) || process.env.BENCH_RULES === '1',
+    out: path.resolve(REPO, flags.out || process.env.BENCH_OUT || 'tests/.tmp/bench.json'),
+    keep: Boolean(flags.keep),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const t0 = performance.now();
+const log = (msg) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${msg}\n`);
+
+function machine() {
+  let workerd = null;
+  try {
+    workerd = execFileSync(workerdBinary(), ['--version'], { timeout: 10_000 }).toString().trim();
+  } catch {
+    /* reported as null */
+  }
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? null,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.type()} ${os.release()}`,
+    node: process.version,
+    workerd,
+  };
+}
+
+async function startOrigin(dir) {
+  const proc = startProcess(process.execPath, [ORIGIN_SERVER], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
+    logFile: path.join(dir, 'origin.log'),
+  });
+  const match = await proc.waitFor((out) => out.match(/origin listening on (http:\/\/127\.0\.0\.1:\d+)/), 15_000, 'the origin to listen');
+  return { url: match[1], pid: proc.pid, stop: () => proc.stop(2000) };
+}
+
+async function signPool(key, count, claims) {
+  const out = new Array(count);
+  const batch = 256;
+  for (let i = 0; i < count; i += batch) {
+    const n = Math.min(batch, count - i);
+    const signed = await Promise.all(Array.from({ length: n }, () => signToken(key, claims())));
+    for (let j = 0; j < n; j++) out[i + j] = signed[j];
+  }
+  return out;
+}
+
+/** Numbers {hits, misses} of a verified-token cache in mcp-gate's /healthz, when it reports them. */
+async function cacheCounters(url) {
+  try {
+    const res = await rawRequest(`${url}/healthz`, { timeoutMs: 5000 });
+    const find = (v) => {
+      if (!v || typeof v !== 'object') return null;
+      if (typeof v.hits === 'number' && typeof v.misses === 'number') return { hits: v.hits, misses: v.misses };
+      for (const child of Object.values(v)) {
+        const found = find(child);
+        if (found) return found;
+      }
+      return null;
+    };
+    return find(JSON.parse(res.body));
+  } catch {
+    return null;
+  }
+}
+
+async function main() {
+  const cfg = parseConfig(process.argv.slice(2));
+  const deadline = setTimeout(() => {
+    log(`ABORT: the run exceeded --timeout=${cfg.timeoutSec}s; stopping every child process`);
+    process.exit(2);
+  }, cfg.timeoutSec * 1000);
+  deadline.unref();
+
+  for (const file of Object.values(BUILD)) {
+    if (!existsSync(file)) {
+      throw new Error(`${path.relative(REPO, file)} is missing: build the Worker first (bash .ci/build-worker.sh)`);
+    }
+  }
+  const loadBefore = os.loadavg();
+  const started = Date.now();
+  const runDir = path.join(TMP, `bench-${process.pid}`);
+  mkdirSync(runDir, { recursive: true });
+  log(`scratch directory ${path.relative(REPO, runDir)}; load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')} on ${os.cpus().length} cores`);
+  if (loadBefore[0] > os.cpus().length * 0.5) log('WARNING: the machine is busy; latency figures will be noisy');
+
+  // On SIGINT/SIGTERM the harness (tests/support/process.mjs) kills its children and exits;
+  // workerd processes are killed by lib/workerd.mjs's exit hook; the scratch directory here.
+  process.on('exit', () => {
+    if (!cfg.keep) rmSync(runDir, { recursive: true, force: true });
+  });
+  const cleanups = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => {});
+    if (!cfg.keep) rmSync(runDir, { recursive: true, force: true });
+  };
+
+  try {
+    const report = await bench(cfg, runDir, cleanups);
+    report.startedAt = new Date(started).toISOString();
+    report.elapsedSec = Math.round((Date.now() - started) / 100) / 10;
+    report.loadavg = { before: loadBefore, after: os.loadavg() };
+    report.comparison = compare(report.runs);
+    report.targets = checkTargets(report);
+    mkdirSync(path.dirname(cfg.out), { recursive: true });
+    writeFileSync(cfg.out, `${JSON.stringify(report, null, 2)}\n`);
+    printReport(report);
+    console.log(`\nJSON: ${path.relative(REPO, cfg.out)}  (${report.elapsedSec} s)`);
+  } finally {
+    await cleanup();
+  }
+}
+
+async function bench(cfg, runDir, cleanups) {
+  const compat = projectCompatibility();
+
+  // --- a snapshot of the build: a rebuild during the run must not change what is measured
+  const built = path.join(runDir, 'build');
+  mkdirSync(path.join(built, 'worker'), { recursive: true });
+  const snapshot = { wasm: path.join(built, 'index_bg.wasm'), js: path.join(built, 'index.js'), shim: path.join(built, 'worker/shim.mjs') };
+  for (const key of Object.keys(snapshot)) copyFileSync(BUILD[key], snapshot[key]);
+  const buildInfo = {
+    builtAt: statSync(BUILD.shim).mtime.toISOString(),
+    wasmSha256: createHash('sha256').update(readFileSync(snapshot.wasm)).digest('hex'),
+  };
+
+  // --- sizes and instruments
+  const passthroughBundle = path.join(runDir, 'passthrough.bundle.mjs');
+  const joseBundle = path.join(runDir, 'jose-gate.bundle.mjs');
+  await bundleWorker(path.join(BENCH_DIR, 'passthrough-worker.mjs'), passthroughBundle);
+  await bundleWorker(path.join(BENCH_DIR, 'jose-gate-worker.mjs'), joseBundle);
+  const sizes = {
+    mcpGate: sizesOf([snapshot.wasm, snapshot.js, snapshot.shim]),
+    joseGate: sizesOf([joseBundle]),
+    passthrough: sizesOf([passthroughBundle]),
+  };
+  for (const s of sizes.mcpGate.files) s.file = `build/${path.relative(built, path.join(REPO, s.file))}`;
+  for (const s of [...sizes.joseGate.files, ...sizes.passthrough.files]) s.file = path.basename(s.file);
+
+  // --- keys, origin, tokens
+  log('bundled the instruments; generating keys and signing tokens');
+  const keys = await generateTestKeys();
+  const origin = await startOrigin(runDir);
+  cleanups.push(origin.stop);
+  const claims = () =>
+    defaultClaims({ issuer: ISSUER, audience: RESOURCE }, { scope: 'mcp:ping mcp:tools:*', exp: Math.floor(Date.now() / 1000) + 3600 });
+  const tokens = {};
+  for (const alg of ['RS256', 'ES256']) {
+    tokens[alg] = {
+      pool: await signPool(keys.keys[alg], cfg.pool, claims),
+      warm: await signPool(keys.keys[alg], 64, claims),
+      one: await signToken(keys.keys[alg], claims()),
+    };
+  }
+  log(`signed ${2 * (cfg.pool + 65)} tokens`);
+  // Fresh workerd runs use 3 new tokens per start and gate: 2 gates x reps x 3.
+  const coldTokens = await signPool(keys.keys.RS256, cfg.reps * 6, claims);
+  let coldNext = 0;
+  const coldToken = () => {
+    if (coldNext >= coldTokens.length) throw new Error('internal: cold-start token pool exhausted');
+    return coldTokens[coldNext++];
+  };
+
+  // --- Workers under workerd
+  const vars = { RESOURCE, AUTHORIZATION_SERVERS: ISSUER, ORIGIN: origin.url, JWKS_URI: 'off' };
+  const kv = { jwks: JSON.stringify(keys.jwks) };
+  if (cfg.rules) {
+    kv.rules = JSON.stringify({
+      version: 1,
+      default: 'deny',
+      rules: [
+        { name: 'session', match: { method: 'initialize' }, require: [] },
+        { name: 'notifications', match: { method: 'notifications/*' }, require: [] },
+        { name: 'ping', match: { method: 'ping' }, require: ['mcp:ping'] },
+      ],
+    });
+  }
+  const kvWorker = path.join(BENCH_DIR, 'kv-worker.mjs');
+  const configs = {
+    passthrough: writeConfig({
+      dir: runDir,
+      name: 'passthrough',
+      modules: [{ name: 'worker.mjs', type: 'esModule', file: passthroughBundle }],
+      vars: { ORIGIN: origin.url },
+      kv: null,
+      kvWorker,
+      compatibilityDate: compat.compatibility_date,
+      compatibilityFlags: compat.compatibility_flags,
+    }),
+    'jose-gate': writeConfig({
+      dir: runDir,
+      name: 'jose-gate',
+      modules: [{ name: 'worker.mjs', type: 'esModule', file: joseBundle }],
+      vars,
+      kv,
+      kvWorker,
+      compatibilityDate: compat.compatibility_date,
+      compatibilityFlags: compat.compatibility_flags,
+    }),
+    'mcp-gate': writeConfig({
+      dir: runDir,
+      name: 'mcp-gate',
+      modules: [
+        { name: 'worker/shim.mjs', type: 'esModule', file: snapshot.shim },
+        { name: 'index.js', type: 'esModule', file: snapshot.js },
+        { name: 'index_bg.wasm', type: 'wasm', file: snapshot.wasm },
+      ],
+      vars,
+      kv,
+      kvWorker,
+      compatibilityDate: compat.compatibility_date,
+      compatibilityFlags: compat.compatibility_flags,
+    }),
+  };
+
+  const targets = [];
+  for (const name of cfg.targets) {
+    if (name === 'origin') {
+      targets.push({ name, url: origin.url, cpuNs: () => processCpuNs(origin.pid) });
+      continue;
+    }
+    const w = await startWorkerd(configs[name], { logFile: path.join(runDir, `${name}.log`) });
+    cleanups.push(w.stop);
+    targets.push({ name, url: w.url, cpuNs: w.cpuNs, worker: w });
+  }
+  log(`started ${targets.map((t) => `${t.name} ${t.url}`).join(', ')}`);
+
+  // --- sanity: a real MCP session through every target; the gates really verify
+  for (const t of targets) {
+    t.session = await openSession(t.url, tokens.RS256.one, t.name);
+    if (t.name === 'jose-gate' || t.name === 'mcp-gate') {
+      const none = await post(t.url, pingBody(2), { session: t.session });
+      const bad = await post(t.url, pingBody(3), { token: tamperSignature(tokens.RS256.one), session: t.session });
+      const es = await post(t.url, pingBody(4), { token: tokens.ES256.one, session: t.session });
+      if (none.status !== 401 || bad.status !== 401 || es.status !== 200) {
+        throw new Error(`${t.name}: expected 401 without token, 401 with a bad signature and 200 with ES256; got ${none.status}, ${bad.status}, ${es.status}`);
+      }
+    }
+  }
+  const originSession = targets.find((t) => t.name === 'origin')?.session ?? (await openSession(origin.url, tokens.RS256.one, 'origin'));
+
+  // --- time to first response of a freshly started workerd
+  log(`fresh workerd starts (${cfg.reps} per Worker)`);
+  await post(origin.url, pingBody(9), { session: originSession }); // node:http warmed up
+  const firstResponse = {};
+  for (const name of ['mcp-gate', 'jose-gate', 'passthrough']) {
+    if (!cfg.targets.includes(name)) continue;
+    const gated = name !== 'passthrough';
+    const common = { configFile: configs[name], logFile: path.join(runDir, `${name}.cold.log`), session: originSession, reps: cfg.reps };
+    firstResponse[name] = {
+      noTokenFirst: await coldStart({
+        ...common,
+        sequence: gated
+          ? [
+              { label: 'first request, no token', expect: 401 },
+              { label: 'then first verified request', token: coldToken, expect: 200 },
+              { label: 'then another new token', token: coldToken, expect: 200 },
+            ]
+          : [
+              { label: 'first request', expect: 200 },
+              { label: 'second request', expect: 200 },
+            ],
+      }),
+    };
+    if (gated) {
+      firstResponse[name].verifiedFirst = await coldStart({
+        ...common,
+        sequence: [{ label: 'first request, verified (RS256)', token: coldToken, expect: 200 }],
+      });
+    }
+  }
+
+  // --- load
+  const requestSource = (mode, t) => {
+    if (mode === 'no-token') return (n) => ({ headers: { 'mcp-session-id': t.session }, body: pingBody(n) });
+    const [kind, alg] = mode.split('-');
+    const pool = kind === 'distinct' ? tokens[alg].pool : [tokens[alg].one];
+    t.cursor ??= {};
+    return (n) => {
+      const i = (t.cursor[alg] = (t.cursor[alg] ?? -1) + 1);
+      return { headers: { authorization: `Bearer ${pool[i % pool.length]}`, 'mcp-session-id': t.session }, body: pingBody(n) };
+    };
+  };
+  const phase = async (t, connections, durationSec, requestFor, expectStatus) => {
+    const before = t.name === 'mcp-gate' ? await cacheCounters(t.url) : null;
+    const r = await measure({
+      url: t.url,
+      path: MCP_PATH,
+      connections,
+      durationSec,
+      requestFor,
+      baseHeaders,
+      cpuNs: t.cpuNs,
+      extraCpuNs: t.name === 'origin' ? [] : [() => processCpuNs(origin.pid)],
+      expectStatus,
+    });
+    const after = before ? await cacheCounters(t.url) : null;
+    if (before && after) r.tokenCache = { hits: after.hits - before.hits, misses: after.misses - before.misses };
+    if (r.ok === 0) throw new Error(`${t.name}: no expected response (statuses ${JSON.stringify(r.statuses)}, errors ${r.errors})`);
+    if (r.ok !== r.requests || r.errors || r.timeouts) {
+      log(`WARNING ${t.name}: ${r.requests - r.ok} unexpected statuses, ${r.errors} errors, ${r.timeouts} timeouts (statuses ${JSON.stringify(r.statuses)})`);
+    }
+    return r;
+  };
+
+  log(`first responses measured; warm-up ${cfg.warmupSec}s per target`);
+  for (const t of targets) {
+    const warm = (alg) => (n) => ({
+      headers: { authorization: `Bearer ${tokens[alg].warm[n % tokens[alg].warm.length]}`, 'mcp-session-id': t.session },
+      body: pingBody(n),
+    });
+    await phase(t, cfg.connections, cfg.warmupSec / 2, warm('RS256'));
+    await phase(t, cfg.connections, cfg.warmupSec / 2, warm('ES256'));
+  }
+
+  const runs = [];
+  for (const mode of cfg.modes) {
+    for (const t of targets) {
+      // Without a token only the gates answer by themselves (401, origin not involved).
+      const expectStatus = mode === 'no-token' ? 401 : undefined;
+      if (expectStatus && !GATES.includes(t.name)) continue;
+      log(`${mode} ${t.name}`);
+      const source = requestSource(mode, t);
+      const latency = await phase(t, 1, cfg.durationSec, source, expectStatus);
+      const load = await phase(t, cfg.connections, cfg.durationSec, source, expectStatus);
+      runs.push({ mode, target: t.name, latency, load });
+    }
+  }
+
+  return {
+    tool: 'tests/bench/run.mjs',
+    config: { ...cfg, out: path.relative(REPO, cfg.out), resource: RESOURCE, issuer: ISSUER, compatibility: compat },
+    machine: machine(),
+    build: buildInfo,
+    request: `POST ${MCP_PATH} ${pingBody('<n>')} (MCP ping on one session per target; SSE response from the origin)`,
+    sizes,
+    firstResponse,
+    runs,
+    notes: [
+      'latency = autocannon per-response time, 1 connection (no queueing); load = the same with `connections` connections',
+      'no-token = the same request without Authorization: the gates answer 401 themselves (fixed cost of a request through the gate, no crypto, no origin)',
+      'CPU µs/req = CPU time (all threads, /proc schedstat) of the target process during the phase / requests; workerd does not expose per-request CPU time to a Worker',
+      `distinct = a pool of ${cfg.pool} tokens per algorithm used in rotation (each token re-used only after ${cfg.pool} requests)`,
+      'KiB = 1024 bytes; gzip = zlib default level of all modules together, as `wrangler deploy` reports',
+    ],
+  };
+}
+
+main().catch((err) => {
+  console.error(`[bench] FAILED: ${err?.stack || err}`);
+  process.exitCode = 1;
+});
