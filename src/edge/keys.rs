@@ -335,24 +335,59 @@ pub async fn refresh_as_metadata(env: &Env, settings: &Settings) -> Option<Vec<u
     }
 }
 
-thread_local! {
-    static AS_METADATA: RefCell<Option<(Vec<u8>, u64)>> = const { RefCell::new(None) };
+/// How long the mirror keeps a document in isolate memory, and the least time between two
+/// live fetches triggered by requests (public, unauthenticated traffic must not be able to
+/// drive fetches to the authorization server).
+const AS_METADATA_MEMORY_MS: u64 = 30_000;
+
+#[derive(Default)]
+struct MirrorState {
+    document: Option<(Vec<u8>, u64)>,
+    last_live_fetch_ms: Option<u64>,
 }
 
-/// The mirrored AS metadata: isolate memory (30 s), then KV, then a live fetch.
+thread_local! {
+    static AS_METADATA: RefCell<MirrorState> = RefCell::new(MirrorState::default());
+}
+
+/// The mirrored AS metadata: isolate memory (30 s), then KV, then — at most once per 30 s per
+/// isolate — a live fetch.
 pub async fn as_metadata_document(env: &Env, settings: &Settings) -> Option<Vec<u8>> {
     let now = now_ms();
-    if let Some((doc, at)) = AS_METADATA.with(|m| m.borrow().clone()) {
-        if now.saturating_sub(at) < 30_000 {
-            return Some(doc);
+    let remembered = AS_METADATA.with(|m| m.borrow().document.clone());
+    if let Some((doc, at)) = &remembered {
+        if now.saturating_sub(*at) < AS_METADATA_MEMORY_MS {
+            return Some(doc.clone());
         }
     }
-    let doc = match kv_get(env, AS_METADATA_KEY).await.ok().flatten() {
-        Some(doc) => Some(doc),
-        None => refresh_as_metadata(env, settings).await,
-    }?;
-    AS_METADATA.with(|m| *m.borrow_mut() = Some((doc.clone(), now)));
-    Some(doc)
+    let doc = match kv_get(env, AS_METADATA_KEY).await {
+        Ok(Some(doc)) => Some(doc),
+        Ok(None) | Err(_) => {
+            let may_fetch = AS_METADATA.with(|m| {
+                let mut m = m.borrow_mut();
+                let allowed = m
+                    .last_live_fetch_ms
+                    .is_none_or(|t| now.saturating_sub(t) >= AS_METADATA_MEMORY_MS || now < t);
+                if allowed {
+                    m.last_live_fetch_ms = Some(now);
+                }
+                allowed
+            });
+            if may_fetch {
+                refresh_as_metadata(env, settings).await
+            } else {
+                None
+            }
+        }
+    };
+    match doc {
+        Some(doc) => {
+            AS_METADATA.with(|m| m.borrow_mut().document = Some((doc.clone(), now)));
+            Some(doc)
+        }
+        // Stale-on-error: a document this isolate served before is better than none.
+        None => remembered.map(|(doc, _)| doc),
+    }
 }
 
 /// Key health for `/healthz`.

@@ -106,21 +106,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 }
 
 fn metadata_response(settings: &Settings) -> http::Response<Vec<u8>> {
-    let mut response = http::Response::new(metadata::protected_resource_metadata(settings));
-    let h = response.headers_mut();
-    h.insert(
-        "content-type",
-        http::HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        "access-control-allow-origin",
-        http::HeaderValue::from_static("*"),
-    );
-    h.insert(
-        "cache-control",
-        http::HeaderValue::from_static("public, max-age=300"),
-    );
-    response
+    metadata::public_document(metadata::protected_resource_metadata(settings))
 }
 
 async fn health(env: &Env, now: f64) -> http::Response<Vec<u8>> {
@@ -170,21 +156,7 @@ fn as_metadata_response(document: Option<Vec<u8>>) -> http::Response<Vec<u8>> {
             None,
         );
     };
-    let mut response = http::Response::new(document);
-    let h = response.headers_mut();
-    h.insert(
-        "content-type",
-        http::HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        "access-control-allow-origin",
-        http::HeaderValue::from_static("*"),
-    );
-    h.insert(
-        "cache-control",
-        http::HeaderValue::from_static("public, max-age=300"),
-    );
-    response
+    metadata::public_document(document)
 }
 
 fn log(line: &LogLine, started: f64) {

@@ -29,3 +29,17 @@ pub fn protected_resource_metadata(settings: &Settings) -> Vec<u8> {
     };
     serde_json::to_vec(&doc).unwrap_or_default()
 }
+
+/// A public discovery document: JSON, readable from any browser origin, cacheable briefly.
+pub fn public_document(body: Vec<u8>) -> http::Response<Vec<u8>> {
+    use http::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE};
+    let mut response = http::Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}

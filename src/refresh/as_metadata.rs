@@ -16,7 +16,7 @@
 //!   client should use RFC 9728 discovery (`authorization_servers`) instead.
 //! - Endpoints in the document are the real server's; the gate does not proxy them.
 //! - The mirror is as fresh as the last successful cron run; a failed fetch keeps the
-//!   previous copy, and until the first success there is nothing to serve (404).
+//!   previous copy, and until the first success there is nothing to serve (503).
 
 use std::fmt;
 use std::future::Future;

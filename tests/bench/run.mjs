@@ -3,12 +3,12 @@
 // JavaScript gate using `jose`, side by side in one run, on loopback only. See README.md here.
 //
 //   node tests/bench/run.mjs [--quick] [--duration=S] [--warmup=S] [--connections=N] [--pool=N]
-//                            [--reps=N] [--modes=a,b] [--targets=a,b] [--rules] [--out=FILE]
+//                            [--reps=N] [--rounds=N] [--modes=a,b] [--targets=a,b] [--rules] [--out=FILE]
 //
 // Every Worker runs under raw workerd (generated config, one process each, no wrangler dev or
 // Miniflare proxy in the path), with an in-memory KV service seeded with the JWK Set.
 
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +22,7 @@ import { rawRequest } from '../support/http.mjs';
 import { BENCH_DIR, BUILD, REPO, TMP } from './lib/paths.mjs';
 import { bundleWorker } from './lib/bundle.mjs';
 import { processCpuNs, startWorkerd, workerdBinary, writeConfig } from './lib/workerd.mjs';
-import { measure } from './lib/load.mjs';
+import { measureSlice, summarize } from './lib/load.mjs';
 import { baseHeaders, MCP_PATH, openSession, pingBody, post } from './lib/mcp.mjs';
 import { coldStart } from './lib/coldstart.mjs';
 import { sizesOf } from './lib/sizes.mjs';
@@ -34,6 +34,7 @@ const ISSUER = 'https://auth.example.test/resources/res_bench';
 const ALL_TARGETS = ['origin', 'passthrough', 'jose-gate', 'mcp-gate'];
 const ALL_MODES = ['distinct-RS256', 'distinct-ES256', 'repeated-RS256', 'repeated-ES256', 'no-token'];
 const GATES = ['jose-gate', 'mcp-gate'];
+const WARM_TOKENS = 400;
 
 // ---------------------------------------------------------------------------------------------
 // Configuration: flags override environment variables override defaults (full or --quick).
@@ -45,6 +46,7 @@ const HELP = `usage: node tests/bench/run.mjs [options]
   --connections=N    connections of the load phase       (env BENCH_CONNECTIONS; default 8, quick 4)
   --pool=N           distinct tokens per algorithm       (env BENCH_POOL;        default 4096, quick 400)
   --reps=N           fresh workerd starts per Worker     (env BENCH_REPS;        default 3, quick 1)
+  --rounds=N         slices per phase, targets in turn   (env BENCH_ROUNDS;      default 3, quick 1)
   --modes=LIST       any of ${ALL_MODES.join(",")} (quick: distinct-RS256,repeated-RS256,no-token)
   --targets=LIST     ${ALL_TARGETS.join(',')}
   --rules            seed a rules document (ping allowed for scope mcp:ping) instead of authenticated mode
@@ -63,7 +65,7 @@ function parseConfig(argv) {
     if (!m) throw new Error(`unknown argument ${arg}\n${HELP}`);
     flags[m[1]] = m[2] ?? true;
   }
-  const known = ['quick', 'duration', 'warmup', 'connections', 'pool', 'reps', 'modes', 'targets', 'rules', 'out', 'keep', 'timeout'];
+  const known = ['quick', 'duration', 'warmup', 'connections', 'pool', 'reps', 'rounds', 'modes', 'targets', 'rules', 'out', 'keep', 'timeout'];
   for (const k of Object.keys(flags)) if (!known.includes(k)) throw new Error(`unknown option --${k}\n${HELP}`);
   const quick = Boolean(flags.quick) || process.env.BENCH_QUICK === '1';
   const pick = (flag, env, full, smoke) => {
@@ -85,6 +87,7 @@ function parseConfig(argv) {
     connections: Math.round(pick('connections', 'BENCH_CONNECTIONS', 8, 4)),
     pool: Math.round(pick('pool', 'BENCH_POOL', 4096, 400)),
     reps: Math.round(pick('reps', 'BENCH_REPS', 3, 1)),
+    rounds: Math.round(pick('rounds', 'BENCH_ROUNDS', 3, 1)),
     timeoutSec: pick('timeout', 'BENCH_TIMEOUT', 600, 600),
     modes: list('modes', ALL_MODES),
     // A smoke run covers one distinct and one repeated mode; a full run all four.
@@ -138,6 +141,16 @@ async function signPool(key, count, claims) {
   return out;
 }
 
+/** Newest modification time (ms) of a file or of any file under a directory; 0 when missing. */
+function newestMtime(file) {
+  if (!existsSync(file)) return 0;
+  const st = statSync(file);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const entry of readdirSync(file)) newest = Math.max(newest, newestMtime(path.join(file, entry)));
+  return newest;
+}
+
 /** Numbers {hits, misses} of a verified-token cache in mcp-gate's /healthz, when it reports them. */
 async function cacheCounters(url) {
   try {
@@ -179,13 +192,14 @@ async function main() {
 
   // On SIGINT/SIGTERM the harness (tests/support/process.mjs) kills its children and exits;
   // workerd processes are killed by lib/workerd.mjs's exit hook; the scratch directory here.
+  let keep = cfg.keep;
   process.on('exit', () => {
-    if (!cfg.keep) rmSync(runDir, { recursive: true, force: true });
+    if (!keep) rmSync(runDir, { recursive: true, force: true });
   });
   const cleanups = [];
   const cleanup = async () => {
     for (const fn of cleanups.reverse()) await fn().catch(() => {});
-    if (!cfg.keep) rmSync(runDir, { recursive: true, force: true });
+    if (!keep) rmSync(runDir, { recursive: true, force: true });
   };
 
   try {
@@ -199,6 +213,10 @@ async function main() {
     writeFileSync(cfg.out, `${JSON.stringify(report, null, 2)}\n`);
     printReport(report);
     console.log(`\nJSON: ${path.relative(REPO, cfg.out)}  (${report.elapsedSec} s)`);
+  } catch (err) {
+    keep = true;
+    log(`configs, bundles and workerd logs kept in ${path.relative(REPO, runDir)}`);
+    throw err;
   } finally {
     await cleanup();
   }
@@ -212,8 +230,12 @@ async function bench(cfg, runDir, cleanups) {
   mkdirSync(path.join(built, 'worker'), { recursive: true });
   const snapshot = { wasm: path.join(built, 'index_bg.wasm'), js: path.join(built, 'index.js'), shim: path.join(built, 'worker/shim.mjs') };
   for (const key of Object.keys(snapshot)) copyFileSync(BUILD[key], snapshot[key]);
+  const builtAt = statSync(BUILD.shim).mtimeMs;
+  const newerSource = ['src', 'Cargo.toml', 'Cargo.lock'].map((p) => newestMtime(path.join(REPO, p))).some((t) => t > builtAt);
+  if (newerSource) log('WARNING: build/ is older than src/ or Cargo.*: this measures the previous build (bash .ci/build-worker.sh)');
   const buildInfo = {
-    builtAt: statSync(BUILD.shim).mtime.toISOString(),
+    builtAt: new Date(builtAt).toISOString(),
+    olderThanSources: newerSource,
     wasmSha256: createHash('sha256').update(readFileSync(snapshot.wasm)).digest('hex'),
   };
 
@@ -241,11 +263,12 @@ async function bench(cfg, runDir, cleanups) {
   for (const alg of ['RS256', 'ES256']) {
     tokens[alg] = {
       pool: await signPool(keys.keys[alg], cfg.pool, claims),
-      warm: await signPool(keys.keys[alg], 64, claims),
+      // Warm-up tokens, distinct from the measured ones, enough not to be served from a cache.
+      warm: await signPool(keys.keys[alg], WARM_TOKENS, claims),
       one: await signToken(keys.keys[alg], claims()),
     };
   }
-  log(`signed ${2 * (cfg.pool + 65)} tokens`);
+  log(`signed ${2 * (cfg.pool + WARM_TOKENS + 1)} tokens`);
   // Fresh workerd runs use 3 new tokens per start and gate: 2 gates x reps x 3.
   const coldTokens = await signPool(keys.keys.RS256, cfg.reps * 6, claims);
   let coldNext = 0;
@@ -374,9 +397,9 @@ async function bench(cfg, runDir, cleanups) {
       return { headers: { authorization: `Bearer ${pool[i % pool.length]}`, 'mcp-session-id': t.session }, body: pingBody(n) };
     };
   };
-  const phase = async (t, connections, durationSec, requestFor, expectStatus) => {
+  const slice = async (t, connections, durationSec, requestFor, expectStatus) => {
     const before = t.name === 'mcp-gate' ? await cacheCounters(t.url) : null;
-    const r = await measure({
+    const r = await measureSlice({
       url: t.url,
       path: MCP_PATH,
       connections,
@@ -384,16 +407,23 @@ async function bench(cfg, runDir, cleanups) {
       requestFor,
       baseHeaders,
       cpuNs: t.cpuNs,
-      extraCpuNs: t.name === 'origin' ? [] : [() => processCpuNs(origin.pid)],
+      originCpuNs: t.name === 'origin' ? undefined : () => processCpuNs(origin.pid),
       expectStatus,
     });
     const after = before ? await cacheCounters(t.url) : null;
     if (before && after) r.tokenCache = { hits: after.hits - before.hits, misses: after.misses - before.misses };
+    const total = Object.values(r.statuses).reduce((a, b) => a + b, 0);
     if (r.ok === 0) throw new Error(`${t.name}: no expected response (statuses ${JSON.stringify(r.statuses)}, errors ${r.errors})`);
-    if (r.ok !== r.requests || r.errors || r.timeouts) {
-      log(`WARNING ${t.name}: ${r.requests - r.ok} unexpected statuses, ${r.errors} errors, ${r.timeouts} timeouts (statuses ${JSON.stringify(r.statuses)})`);
+    if (r.ok !== total || r.errors || r.timeouts) {
+      log(`WARNING ${t.name}: ${total - r.ok} unexpected statuses, ${r.errors} errors, ${r.timeouts} timeouts (statuses ${JSON.stringify(r.statuses)})`);
     }
     return r;
+  };
+  const summary = (slices, connections) => {
+    const s = summarize(slices, { connections, durationSec: cfg.durationSec });
+    const caches = slices.map((x) => x.tokenCache).filter(Boolean);
+    if (caches.length) s.tokenCache = { hits: caches.reduce((a, c) => a + c.hits, 0), misses: caches.reduce((a, c) => a + c.misses, 0) };
+    return s;
   };
 
   log(`first responses measured; warm-up ${cfg.warmupSec}s per target`);
@@ -402,21 +432,31 @@ async function bench(cfg, runDir, cleanups) {
       headers: { authorization: `Bearer ${tokens[alg].warm[n % tokens[alg].warm.length]}`, 'mcp-session-id': t.session },
       body: pingBody(n),
     });
-    await phase(t, cfg.connections, cfg.warmupSec / 2, warm('RS256'));
-    await phase(t, cfg.connections, cfg.warmupSec / 2, warm('ES256'));
+    await slice(t, cfg.connections, cfg.warmupSec / 2, warm('RS256'));
+    await slice(t, cfg.connections, cfg.warmupSec / 2, warm('ES256'));
   }
 
+  // Each phase is measured in `rounds` slices, the targets taking turns (in a rotating order),
+  // so that load from elsewhere on the machine spreads over all targets.
   const runs = [];
+  const sliceSec = cfg.durationSec / cfg.rounds;
   for (const mode of cfg.modes) {
-    for (const t of targets) {
-      // Without a token only the gates answer by themselves (401, origin not involved).
-      const expectStatus = mode === 'no-token' ? 401 : undefined;
-      if (expectStatus && !GATES.includes(t.name)) continue;
-      log(`${mode} ${t.name}`);
-      const source = requestSource(mode, t);
-      const latency = await phase(t, 1, cfg.durationSec, source, expectStatus);
-      const load = await phase(t, cfg.connections, cfg.durationSec, source, expectStatus);
-      runs.push({ mode, target: t.name, latency, load });
+    // Without a token only the gates answer by themselves (401, origin not involved).
+    const expectStatus = mode === 'no-token' ? 401 : undefined;
+    const inMode = targets.filter((t) => !expectStatus || GATES.includes(t.name));
+    const acc = new Map(inMode.map((t) => [t, { source: requestSource(mode, t), latency: [], load: [] }]));
+    log(`${mode}: ${inMode.map((t) => t.name).join(', ')} (${cfg.rounds} x ${sliceSec.toFixed(2)} s per phase)`);
+    for (let round = 0; round < cfg.rounds; round++) {
+      const order = inMode.map((_, i) => inMode[(i + round) % inMode.length]);
+      for (const t of order) {
+        const a = acc.get(t);
+        a.latency.push(await slice(t, 1, sliceSec, a.source, expectStatus));
+        a.load.push(await slice(t, cfg.connections, sliceSec, a.source, expectStatus));
+      }
+    }
+    for (const t of inMode) {
+      const a = acc.get(t);
+      runs.push({ mode, target: t.name, latency: summary(a.latency, 1), load: summary(a.load, cfg.connections) });
     }
   }
 
@@ -431,6 +471,7 @@ async function bench(cfg, runDir, cleanups) {
     runs,
     notes: [
       'latency = autocannon per-response time, 1 connection (no queueing); load = the same with `connections` connections',
+      `each phase = ${cfg.rounds} slices of ${cfg.durationSec / cfg.rounds} s, the targets taking turns in a rotating order`,
       'no-token = the same request without Authorization: the gates answer 401 themselves (fixed cost of a request through the gate, no crypto, no origin)',
       'CPU µs/req = CPU time (all threads, /proc schedstat) of the target process during the phase / requests; workerd does not expose per-request CPU time to a Worker',
       `distinct = a pool of ${cfg.pool} tokens per algorithm used in rotation (each token re-used only after ${cfg.pool} requests)`,

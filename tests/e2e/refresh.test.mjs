@@ -19,33 +19,28 @@
 // Steps 7 and 8 each wait out the 30 s refresh cooldown first (REFRESH_COOLDOWN_MS, counted
 // from the *start* of the previous refresh of any trigger, cron included).
 //
-// Harness addition (kept here, tests/support is not ours): `--test-scheduled` is passed through
-// startGate's `extraArgs`; kvGet() reads local KV with `wrangler kv key get --local`.
+// Harness use: `--test-scheduled` is passed through startGate's `extraArgs` (exposes
+// `/__scheduled?cron=…`); `gate.kvGet()` reads the local KV the running gate writes.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import {
-  REPO,
   RESOURCE,
   REQUIRED_SCOPE,
   defaultClaims,
   expectInvalidToken,
   fetchWithTimeout,
-  runProcess,
   snapshot,
   startGate,
   startOrigin,
   tail,
   workerBuilt,
   WORKER_MAIN,
-  wranglerEnv,
 } from '../support/index.mjs';
 import { startIssuer } from '../issuer/server.mjs';
 
 const T = { timeout: 60_000 };
-const WRANGLER = path.join(REPO, 'node_modules/.bin/wrangler');
 const CRON = '*/15 * * * *';
 /** README "Key lifecycle": at most one unknown-`kid` refresh per 30 s per isolate. */
 const COOLDOWN_MS = 30_000;
@@ -147,24 +142,17 @@ describe('key lifecycle: refresh, discovery, rotation, outages, issuers, AS meta
   }
 
   /** The value of local KV `key` as the running gate wrote it, or null when missing. */
-  async function kvGet(key) {
-    const { code, output } = await runProcess(
-      WRANGLER,
-      ['kv', 'key', 'get', key, '--binding', 'GATE_KV', '--local', '--persist-to', gate.persist, '-c', path.join(gate.dir, 'wrangler.json')],
-      { cwd: gate.dir, env: wranglerEnv(), timeoutMs: 60_000 },
-    );
-    if (/value not found/i.test(output)) return null;
-    assert.equal(code, 0, `wrangler kv key get ${key}:\n${tail(output)}`);
-    return output;
-  }
+  const kvGet = (key) => gate.kvGet(key);
 
   /** The JWK Set in KV `jwks` (parsed), or null when missing. */
   async function kvJwks() {
-    const output = await kvGet('jwks');
-    if (output === null) return null;
-    const start = output.indexOf('{');
-    assert.ok(start >= 0, `KV jwks holds JSON: ${tail(output, 5)}`);
-    return JSON.parse(output.slice(start, output.lastIndexOf('}') + 1));
+    const value = await kvGet('jwks');
+    if (value === null) return null;
+    try {
+      return JSON.parse(value);
+    } catch {
+      assert.fail(`KV jwks holds JSON: ${tail(value, 5)}`);
+    }
   }
 
   const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];

@@ -90,7 +90,7 @@ export function printReport(r) {
   p(`mcp-gate benchmark  ${r.startedAt}`);
   p(`machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}; Node ${m.node}; ${m.workerd}`);
   p(`load average before ${r.loadavg.before.map((x) => x.toFixed(2)).join(' ')}, after ${r.loadavg.after.map((x) => x.toFixed(2)).join(' ')}${r.loadavg.before[0] > m.cpus * 0.5 ? '  (busy machine: figures are noisy)' : ''}`);
-  p(`build: build/ of ${r.build.builtAt} (wasm sha256 ${r.build.wasmSha256.slice(0, 12)}…)`);
+  p(`build: build/ of ${r.build.builtAt} (wasm sha256 ${r.build.wasmSha256.slice(0, 12)}…)${r.build.olderThanSources ? '  — OLDER than src/: not the current code' : ''}`);
   p(`request: ${r.request}`);
   p(`phases: ${r.config.durationSec} s each; latency with 1 connection, load with ${r.config.connections}; ${r.config.rules ? 'rules document seeded' : 'no rules document (authenticated mode)'}`);
   p();
