@@ -102,6 +102,8 @@ pub struct Settings {
     pub resource: String,
     /// Parsed form of `resource`, for the metadata URL and path matching.
     pub resource_url: Url,
+    /// The path-inserted RFC 9728 metadata URL, computed once.
+    metadata_url: String,
     /// `AUTHORIZATION_SERVERS` (required): issuer URLs listed in the metadata document.
     pub authorization_servers: Vec<String>,
     /// `ORIGIN` (required): base URL of the origin MCP server.
@@ -244,6 +246,13 @@ fn absolute_url(setting: &'static str, value: &str) -> Result<Url, SettingsError
     Ok(url)
 }
 
+fn path_inserted_metadata_url(resource: &Url) -> String {
+    let origin = resource.origin().ascii_serialization();
+    let path = resource.path();
+    let suffix = if path == "/" { "" } else { path };
+    format!("{origin}/.well-known/oauth-protected-resource{suffix}")
+}
+
 fn header_token(value: &str) -> bool {
     !value.is_empty()
         && value
@@ -380,9 +389,11 @@ impl Settings {
             return Err(invalid("ORIGIN_TIMEOUT_SECONDS", "must be at least 1"));
         }
 
+        let metadata_url = path_inserted_metadata_url(&resource_url);
         Ok(Self {
             resource,
             resource_url,
+            metadata_url,
             authorization_servers,
             origin,
             issuers,
@@ -409,11 +420,8 @@ impl Settings {
 
     /// The path-inserted RFC 9728 metadata URL for `RESOURCE`
     /// (`https://mcp.example.com/.well-known/oauth-protected-resource/mcp`).
-    pub fn metadata_url(&self) -> String {
-        let origin = self.resource_url.origin().ascii_serialization();
-        let path = self.resource_url.path();
-        let suffix = if path == "/" { "" } else { path };
-        format!("{origin}/.well-known/oauth-protected-resource{suffix}")
+    pub fn metadata_url(&self) -> &str {
+        &self.metadata_url
     }
 }
 

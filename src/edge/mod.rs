@@ -84,7 +84,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                     let error = GateError::Settings(e);
                     let response = error.respond(&ChallengeContext::default());
                     log(
-                        &LogLine {
+                        LogLine {
                             decision: "deny",
                             reason: error.reason(),
                             status: response.status().as_u16(),
@@ -159,8 +159,7 @@ fn as_metadata_response(document: Option<Vec<u8>>) -> http::Response<Vec<u8>> {
     metadata::public_document(document)
 }
 
-fn log(line: &LogLine, started: f64) {
-    let mut line = line.clone();
+fn log(mut line: LogLine, started: f64) {
     line.duration_ms = Some(Date::now().as_millis() as f64 - started);
     console_log!("{}", line.to_json());
 }
@@ -221,7 +220,7 @@ async fn protected(
     };
     let pre = match pre {
         Ok(pre) => pre,
-        Err(refusal) => return refuse(&refusal, started),
+        Err(refusal) => return refuse(*refusal, started),
     };
 
     // The only I/O between the two stages: an unknown `kid` may mean the keys rotated.
@@ -234,7 +233,7 @@ async fn protected(
     let allowed = match pipeline::authorize(pre, settings, &keys, &WebCryptoVerifier, now_ms).await
     {
         Ok(allowed) => allowed,
-        Err(refusal) => return refuse(&refusal, started),
+        Err(refusal) => return refuse(*refusal, started),
     };
 
     let target = forward::origin_url(settings, url.path(), url.query());
@@ -253,7 +252,7 @@ async fn protected(
             let mut response_headers = http_headers(response.headers());
             cors::decorate(&mut response_headers, &allowed.browser_origin);
             line.status = response.status_code();
-            log(&line, started);
+            log(line, started);
             Ok(response.with_headers(origin::to_worker_headers(&response_headers)))
         }
         Err(failure) => {
@@ -267,12 +266,13 @@ async fn protected(
                 browser_origin: allowed.browser_origin,
                 log: line,
             };
-            refuse(&refusal, started)
+            refuse(refusal, started)
         }
     }
 }
 
-fn refuse(refusal: &pipeline::Refusal, started: f64) -> Result<Response> {
-    log(&refusal.log_line(), started);
-    from_http(refusal.response())
+fn refuse(refusal: pipeline::Refusal, started: f64) -> Result<Response> {
+    let (response, line) = refusal.into_parts();
+    log(line, started);
+    from_http(response)
 }

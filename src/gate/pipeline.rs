@@ -72,15 +72,22 @@ impl Refusal {
 
     /// The log line for this refusal.
     pub fn log_line(&self) -> LogLine {
+        self.log_for(self.response().status().as_u16())
+    }
+
+    /// The answer and its log line, the answer built once (the adapter's path).
+    pub fn into_parts(self) -> (Response<Vec<u8>>, LogLine) {
+        let response = self.response();
+        let log = self.log_for(response.status().as_u16());
+        (response, log)
+    }
+
+    fn log_for(&self, status: u16) -> LogLine {
         let mut log = self.log.clone();
         log.decision = "deny";
         log.reason = self.error.reason();
-        log.status = self.response_status();
+        log.status = status;
         log
-    }
-
-    fn response_status(&self) -> u16 {
-        self.error.respond(&self.context).status().as_u16()
     }
 }
 
@@ -165,7 +172,7 @@ pub fn precheck<'r>(
 ) -> Result<Prechecked<'r>, Box<Refusal>> {
     let mut log = base_log(req);
     let mut context = ChallengeContext {
-        metadata_url: Some(settings.metadata_url()),
+        metadata_url: Some(settings.metadata_url().to_owned()),
         scope_hint: Vec::new(),
     };
     let browser_origin = cors::check(req.headers, req.own_origin, settings);
