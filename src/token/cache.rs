@@ -718,4 +718,25 @@ mod tests {
         let json = serde_json::to_value(stats).expect("serializes");
         assert_eq!(json["inserts"], 1);
     }
+
+    #[test]
+    #[ignore]
+    fn tmp_timing() {
+        let issuer = Issuer::new();
+        let (raw, token) = issuer.token(3600);
+        let mut cache = TokenCache::new();
+        for n in 0..MAX_ENTRIES { cache.insert(key_n(n), Arc::clone(&token), raw.len(), NOW, GEN); }
+        let k = TokenCache::key(&raw);
+        cache.insert(k, Arc::clone(&token), raw.len(), NOW, GEN);
+        let t = std::time::Instant::now();
+        let mut x = 0usize;
+        for _ in 0..100_000 { x ^= TokenCache::key(std::hint::black_box(&raw)).0[0] as usize; }
+        eprintln!("raw len {} key(): {:?}", raw.len(), t.elapsed() / 100_000);
+        let t = std::time::Instant::now();
+        for _ in 0..100_000 { x ^= cache.get(&k, NOW, GEN).is_some() as usize; }
+        eprintln!("get hit: {:?}", t.elapsed() / 100_000);
+        let t = std::time::Instant::now();
+        for n in 0..10_000 { cache.insert(key_n(MAX_ENTRIES + 1 + n), Arc::clone(&token), raw.len(), NOW, GEN); }
+        eprintln!("insert into full: {:?} {:?} {x}", t.elapsed() / 10_000, cache.stats());
+    }
 }
