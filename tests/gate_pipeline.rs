@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::cell::RefCell;
+
 use common::*;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use mcp_gate::gate::forward;
@@ -10,7 +12,9 @@ use mcp_gate::gate::pipeline::{self, Allowed, ProtectedRequest, Refusal, RulesVi
 use mcp_gate::gate::GateError;
 use mcp_gate::rules::RuleSet;
 use mcp_gate::settings::{Settings, SettingsError};
+use mcp_gate::token::cache::TokenCache;
 use mcp_gate::token::native::NativeVerifier;
+use mcp_gate::token::KeySet;
 use serde_json::{json, Value};
 
 const METADATA: &str = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp";
@@ -62,6 +66,7 @@ fn run(
         settings,
         &key_set(),
         &NativeVerifier,
+        &RefCell::new(TokenCache::new()),
         NOW as u64 * 1000,
     ))
 }
@@ -374,4 +379,73 @@ fn invalid_settings_fail_closed_naming_the_setting() {
         .as_str()
         .unwrap()
         .contains("ORIGIN"));
+}
+
+/// Counts signature checks, to see which requests the verified-token cache served.
+struct CountingVerifier(std::cell::Cell<u32>);
+
+impl mcp_gate::token::SignatureVerifier for CountingVerifier {
+    async fn verify(
+        &self,
+        key: &mcp_gate::token::KeyEntry,
+        alg: mcp_gate::token::Algorithm,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        self.0.set(self.0.get() + 1);
+        NativeVerifier
+            .verify(key, alg, signing_input, signature)
+            .await
+    }
+}
+
+#[test]
+fn repeated_tokens_are_served_from_the_cache_and_scopes_are_still_checked() {
+    let s = settings(&[]);
+    let rules = rules();
+    let keys = key_set();
+    let cache = RefCell::new(TokenCache::new());
+    let verifier = CountingVerifier(std::cell::Cell::new(0));
+    let token = bearer("mcp:tools:calendar:read");
+    let attempt = |tool: &str, keys: &KeySet, now_ms: u64| {
+        let incoming = headers(&[("authorization", &token)]);
+        let body = call(tool);
+        let request = ProtectedRequest {
+            method: &Method::POST,
+            path: "/mcp",
+            headers: &incoming,
+            body: body.as_bytes(),
+            own_origin: OWN,
+        };
+        let pre =
+            pipeline::precheck(&request, &s, RulesView::Document(&rules)).map_err(|r| r.error)?;
+        pollster::block_on(pipeline::authorize(
+            pre, &s, keys, &verifier, &cache, now_ms,
+        ))
+        .map(|_| ())
+        .map_err(|r| r.error)
+    };
+    let now = NOW as u64 * 1000;
+    attempt("calendar_get_events", &keys, now).unwrap();
+    attempt("calendar_get_events", &keys, now + 1000).unwrap();
+    assert_eq!(verifier.0.get(), 1, "the second request is a cache hit");
+    assert_eq!(cache.borrow().stats().hits, 1);
+    // A hit still goes through the rules.
+    assert!(matches!(
+        attempt("admin_reset", &keys, now + 2000),
+        Err(GateError::Authz(_))
+    ));
+    assert_eq!(verifier.0.get(), 1);
+    // Past `exp` (no leeway on a hit) the token is verified again and refused.
+    let exp_ms = (NOW as u64 + 300) * 1000;
+    assert!(matches!(
+        attempt("calendar_get_events", &keys, exp_ms + 61_000),
+        Err(GateError::Token(_))
+    ));
+    // A new key set (another generation) never serves entries of the old one.
+    let reloaded = key_set();
+    assert_ne!(reloaded.generation(), keys.generation());
+    let before = verifier.0.get();
+    attempt("calendar_get_events", &reloaded, now + 3000).unwrap();
+    assert_eq!(verifier.0.get(), before + 1);
 }

@@ -8,6 +8,7 @@ mod origin;
 mod state;
 mod webcrypto;
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use http::{HeaderMap, Method, StatusCode};
@@ -22,10 +23,16 @@ use crate::gate::pipeline::{self, ProtectedRequest, RulesView};
 use crate::gate::respond::{json_response, ChallengeContext};
 use crate::gate::{forward, metadata, route, GateError, Route};
 use crate::settings::Settings;
+use crate::token::cache::TokenCache;
 use convert::{from_http, http_headers};
 use origin::OriginFailure;
 use state::RulesSlot;
 use webcrypto::WebCryptoVerifier;
+
+thread_local! {
+    /// Verified tokens of this isolate (see `crate::token::cache`).
+    static TOKEN_CACHE: Rc<RefCell<TokenCache>> = Rc::new(RefCell::new(TokenCache::new()));
+}
 
 #[event(start)]
 fn start() {
@@ -131,6 +138,7 @@ async fn health(env: &Env, now: f64) -> http::Response<Vec<u8>> {
         "rules": rules.rules_state,
         "rules_version": rules.rules_version,
         "rules_age_seconds": rules.rules_age_seconds,
+        "token_cache": TOKEN_CACHE.with(|c| c.borrow().stats()),
     });
     let mut response = http::Response::new(serde_json::to_vec(&body).unwrap_or_default());
     *response.status_mut() = if status == "ok" {
@@ -230,11 +238,12 @@ async fn protected(
         keys
     };
     let now_ms = Date::now().as_millis();
-    let allowed = match pipeline::authorize(pre, settings, &keys, &WebCryptoVerifier, now_ms).await
-    {
-        Ok(allowed) => allowed,
-        Err(refusal) => return refuse(*refusal, started),
-    };
+    let cache = TOKEN_CACHE.with(Rc::clone);
+    let allowed =
+        match pipeline::authorize(pre, settings, &keys, &WebCryptoVerifier, &cache, now_ms).await {
+            Ok(allowed) => allowed,
+            Err(refusal) => return refuse(*refusal, started),
+        };
 
     let target = forward::origin_url(settings, url.path(), url.query());
     let origin_headers = forward::origin_headers(&headers, &allowed.token, settings);

@@ -8,6 +8,9 @@
 //!    → the adapter may now refresh the key set if the token's `kid` is unknown.
 //! 2. [`authorize`] (async only for the signature check): verify, then check the grant.
 
+use std::cell::RefCell;
+use std::sync::Arc;
+
 use http::{HeaderMap, Method, Response};
 
 use super::cors::{self, BrowserOrigin};
@@ -16,6 +19,7 @@ use super::respond::{ChallengeContext, GateError};
 use crate::rpc::{self, RpcBody};
 use crate::rules::{RequestFacts, Requirement, RuleSet};
 use crate::settings::Settings;
+use crate::token::cache::{TokenCache, TokenKey};
 use crate::token::extract;
 use crate::token::keyset::KeyLookupError;
 use crate::token::verify::{self, UntrustedJwt};
@@ -94,6 +98,8 @@ impl Refusal {
 /// Result of [`precheck`]: everything known before the signature check.
 pub struct Prechecked<'r> {
     jwt: UntrustedJwt<'r>,
+    cache_key: TokenKey,
+    token_len: usize,
     requirement: Result<Requirement, GateError>,
     browser_origin: BrowserOrigin,
     context: ChallengeContext,
@@ -121,7 +127,7 @@ impl Prechecked<'_> {
 #[derive(Debug)]
 pub struct Allowed {
     /// The verified token (identity headers come from it).
-    pub token: VerifiedToken,
+    pub token: Arc<VerifiedToken>,
     /// CORS outcome for the origin's response.
     pub browser_origin: BrowserOrigin,
     /// Log fields.
@@ -238,6 +244,8 @@ pub fn precheck<'r>(
     };
     Ok(Prechecked {
         jwt,
+        cache_key: TokenCache::key(credential.as_str()),
+        token_len: credential.as_str().len(),
         requirement,
         browser_origin,
         context,
@@ -245,31 +253,53 @@ pub fn precheck<'r>(
     })
 }
 
-/// Stage 2: signature, claims and the scope grant.
+/// Stage 2: signature and claims (or a verified-token cache hit), then the scope grant.
+///
+/// The cache is borrowed only around `get` and `insert`, never across the signature check's
+/// `await`. Entries are bound to the key set's generation, so a changed key set invalidates
+/// them; scopes and rules are checked on every request, hit or not.
 pub async fn authorize<V: SignatureVerifier>(
     pre: Prechecked<'_>,
     settings: &Settings,
     keys: &KeySet,
     verifier: &V,
+    cache: &RefCell<TokenCache>,
     now_ms: u64,
 ) -> Result<Allowed, Box<Refusal>> {
     let Prechecked {
         jwt,
+        cache_key,
+        token_len,
         requirement,
         browser_origin,
         context,
         mut log,
     } = pre;
-    let token = match verify::verify(&jwt, keys, verifier, settings, now_ms).await {
-        Ok(token) => token,
-        Err(e) => {
-            return Err(Box::new(Refusal {
-                error: GateError::Token(e),
-                context,
-                browser_origin,
-                log,
-            }))
-        }
+    let generation = keys.generation();
+    let cached = cache.borrow_mut().get(&cache_key, now_ms, generation);
+    let token = match cached {
+        Some(token) => token,
+        None => match verify::verify(&jwt, keys, verifier, settings, now_ms).await {
+            Ok(token) => {
+                let token = Arc::new(token);
+                cache.borrow_mut().insert(
+                    cache_key,
+                    Arc::clone(&token),
+                    token_len,
+                    now_ms,
+                    generation,
+                );
+                token
+            }
+            Err(e) => {
+                return Err(Box::new(Refusal {
+                    error: GateError::Token(e),
+                    context,
+                    browser_origin,
+                    log,
+                }))
+            }
+        },
     };
     log.iss = Some(token.issuer().to_owned());
     log.sub = token.subject().map(str::to_owned);

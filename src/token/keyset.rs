@@ -7,6 +7,7 @@
 //! and `alg`, matched against what the *key set* says; the token never supplies key material.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use jwt_compact::jwk::JsonWebKey;
 use serde_json::{Map, Value};
@@ -135,7 +136,11 @@ pub enum KeyLookupError {
 #[derive(Debug, Clone, Default)]
 pub struct KeySet {
     keys: Vec<KeyEntry>,
+    generation: u64,
 }
+
+/// Source of [`KeySet::generation`] values: every parse gets a new one.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 /// Result of parsing a JWK Set: the usable keys and the ones skipped.
 #[derive(Debug, Clone)]
@@ -156,7 +161,10 @@ impl KeySet {
             .and_then(|o| o.get("keys"))
             .and_then(Value::as_array)
             .ok_or(KeySetError::NotAKeySet)?;
-        let mut set = KeySet::default();
+        let mut set = KeySet {
+            keys: Vec::new(),
+            generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
+        };
         let mut skipped = Vec::new();
         for (index, key) in keys.iter().enumerate() {
             let kid = key.get("kid").and_then(Value::as_str).map(str::to_owned);
@@ -166,6 +174,13 @@ impl KeySet {
             }
         }
         Ok(ParsedKeySet { set, skipped })
+    }
+
+    /// Identifies this parsed set: a new parse (a refresh, a changed KV value) gets a larger
+    /// number, clones keep it. Cached verifications are bound to it, so a key removed from the
+    /// set can never keep a token alive through the cache. The empty default set is 0.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Usable keys.
