@@ -20,10 +20,11 @@ pub fn http_headers(headers: &Headers) -> HeaderMap {
     map
 }
 
-/// A response built by the core, as a Workers response.
-pub fn from_http(response: http::Response<Vec<u8>>) -> Result<Response> {
+/// A response built by the core, as the runtime's response.
+pub fn from_http(response: http::Response<Vec<u8>>) -> Result<web_sys::Response> {
     let (parts, body) = response.into_parts();
     Ok(Response::from_bytes(body)?
         .with_status(parts.status.as_u16())
-        .with_headers(to_worker_headers(&parts.headers)))
+        .with_headers(to_worker_headers(&parts.headers))
+        .into())
 }

@@ -13,8 +13,7 @@ use std::rc::Rc;
 
 use http::{HeaderMap, Method, StatusCode};
 use worker::{
-    console_log, event, Context, Date, Env, Request, Response, Result, ScheduleContext,
-    ScheduledEvent,
+    console_log, event, Context, Date, Env, Request, Result, ScheduleContext, ScheduledEvent,
 };
 
 use crate::gate::cors::{self, BrowserOrigin};
@@ -51,7 +50,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let started = Date::now().as_millis() as f64;
     let method = Method::from_bytes(req.method().as_ref().as_bytes()).unwrap_or(Method::GET);
     let url = req.url()?;
@@ -183,7 +182,7 @@ async fn protected(
     headers: HeaderMap,
     own_origin: String,
     started: f64,
-) -> Result<Response> {
+) -> Result<web_sys::Response> {
     // Refuse oversized bodies before reading them when the client says how large they are.
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
@@ -196,9 +195,10 @@ async fn protected(
     };
     let oversized = declared.is_some_and(|n| n > settings.max_body_bytes);
 
-    let keys = keys::current(env).await;
+    // Both KV reads (when due) run concurrently: a fresh isolate pays one round trip, not two.
+    let (keys, rules_slot) =
+        futures_util::future::join(keys::current(env), state::load_rules(env, started)).await;
     keys::refresh_if_stale(settings, ctx, env);
-    let rules_slot = state::load_rules(env, started).await;
     let rules = match &rules_slot {
         RulesSlot::Loaded(set) => RulesView::Document(set),
         RulesSlot::Absent if !settings.require_rules => RulesView::Authenticated,
@@ -258,11 +258,17 @@ async fn protected(
     .await
     {
         Ok(response) => {
-            let mut response_headers = http_headers(response.headers());
-            cors::decorate(&mut response_headers, &allowed.browser_origin);
-            line.status = response.status_code();
+            line.status = response.status();
             log(line, started);
-            Ok(response.with_headers(origin::to_worker_headers(&response_headers)))
+            if allowed.browser_origin == BrowserOrigin::Absent {
+                // Nothing to add: hand the origin's response to the runtime as it is.
+                return Ok(response);
+            }
+            let mut response_headers = http_headers(&worker::Headers(response.headers()));
+            cors::decorate(&mut response_headers, &allowed.browser_origin);
+            origin::with_headers(&response, &response_headers).ok_or_else(|| {
+                worker::Error::RustError("could not relay the origin's response".into())
+            })
         }
         Err(failure) => {
             let error = match failure {
@@ -280,7 +286,7 @@ async fn protected(
     }
 }
 
-fn refuse(refusal: pipeline::Refusal, started: f64) -> Result<Response> {
+fn refuse(refusal: pipeline::Refusal, started: f64) -> Result<web_sys::Response> {
     let (response, line) = refusal.into_parts();
     log(line, started);
     from_http(response)
