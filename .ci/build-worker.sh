@@ -59,6 +59,17 @@ check_tool_versions() {
   fi
 }
 
+# worker-build always keeps the wasm "name" section (function names for stack traces): a
+# third of the module. The Worker aborts on panic and logs no wasm stack, so drop it: a smaller
+# module uploads and compiles faster on a fresh isolate. Same feature flags as worker-build.
+strip_names() {
+  local wasm=build/index_bg.wasm
+  "$WASM_OPT_BIN" "$wasm" -o "$wasm.stripped" --strip-debug --strip-producers \
+    --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
+    --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
+  mv "$wasm.stripped" "$wasm"
+}
+
 main() {
   if [[ ${1:-} == --if-stale ]] && build_is_current; then
     echo "[build-worker] $SHIM is up to date"
@@ -73,6 +84,7 @@ main() {
     echo "[build-worker] worker-build finished without $SHIM" >&2
     exit 1
   }
+  strip_names
   # worker-build may leave the shim's mtime alone when nothing changed;
   # touch it so --if-stale sees the build as current.
   touch "$SHIM"

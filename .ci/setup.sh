@@ -249,13 +249,28 @@ _setup_host_tools() {
 }
 
 # ---------------------------------------------------------------- npm
+# node_modules is current when it was installed from the package.json and
+# package-lock.json we have now: their hash is kept in a stamp file (content,
+# not mtimes, so switching branches back and forth costs nothing).
+_setup_npm_hash() {
+  cat "$MCP_GATE_ROOT/package.json" "$MCP_GATE_ROOT/package-lock.json" 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+
 _setup_npm_fresh() {
-  local stamp=$MCP_GATE_ROOT/node_modules/.package-lock.json
-  [[ -f $stamp && -x $MCP_GATE_ROOT/node_modules/.bin/wrangler ]] || return 1
-  if [[ ${MCP_GATE_NPM_INSTALL:-if-stale} == if-stale ]]; then
-    [[ ! $MCP_GATE_ROOT/package.json -nt $stamp ]] || return 1
-    [[ ! -f $MCP_GATE_ROOT/package-lock.json || ! $MCP_GATE_ROOT/package-lock.json -nt $stamp ]] || return 1
+  local nm=$MCP_GATE_ROOT/node_modules
+  [[ -x $nm/.bin/wrangler ]] || return 1
+  [[ ${MCP_GATE_NPM_INSTALL:-if-stale} == if-stale ]] || return 0
+  local stamp=$nm/.mcp-gate-npm-stamp
+  if [[ -f $stamp ]]; then
+    [[ $(<"$stamp") == "$(_setup_npm_hash)" ]]
+    return
   fi
+  # Installed before the stamp existed: trust npm's own record if it is
+  # newer than both files, and adopt it.
+  [[ -f $nm/.package-lock.json ]] || return 1
+  [[ ! $MCP_GATE_ROOT/package.json -nt $nm/.package-lock.json ]] || return 1
+  [[ ! $MCP_GATE_ROOT/package-lock.json -nt $nm/.package-lock.json ]] || return 1
+  _setup_npm_hash >"$stamp"
 }
 
 _setup_npm() {
@@ -289,7 +304,9 @@ _setup_npm() {
       timeout 900 npm install --no-progress --loglevel=error >&2
     fi
   ) || _setup_die "npm install failed"
-  _setup_npm_fresh || _setup_die "npm finished but node_modules is incomplete (no wrangler)"
+  [[ -x $MCP_GATE_ROOT/node_modules/.bin/wrangler ]] \
+    || _setup_die "npm finished but node_modules is incomplete (no wrangler)"
+  _setup_npm_hash >"$MCP_GATE_ROOT/node_modules/.mcp-gate-npm-stamp"
 }
 
 # ---------------------------------------------------------------- environment
