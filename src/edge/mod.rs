@@ -12,9 +12,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use http::{HeaderMap, Method, StatusCode};
-use worker::{
-    console_log, event, Context, Date, Env, Request, Result, ScheduleContext, ScheduledEvent,
-};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use worker::{console_log, event, Context, Env, Result, ScheduleContext, ScheduledEvent};
 
 use crate::gate::cors::{self, BrowserOrigin};
 use crate::gate::logline::LogLine;
@@ -23,7 +23,7 @@ use crate::gate::respond::{json_response, ChallengeContext};
 use crate::gate::{forward, metadata, route, GateError, Route};
 use crate::settings::Settings;
 use crate::token::cache::TokenCache;
-use convert::{from_http, http_headers};
+use convert::{from_http, gate_headers, http_headers};
 use origin::OriginFailure;
 use state::RulesSlot;
 use webcrypto::WebCryptoVerifier;
@@ -50,14 +50,20 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
-    let started = Date::now().as_millis() as f64;
-    let method = Method::from_bytes(req.method().as_ref().as_bytes()).unwrap_or(Method::GET);
-    let url = req.url()?;
-    let path = url.path().to_owned();
+// The raw `web_sys::Request`: `worker::Request` would copy the method, URL, path and `cf`
+// across the boundary up front, needed or not.
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
+    let started = now_ms();
+    let method = convert::method(&req.method());
+    let raw_url = req.url();
+    let url = convert::request_url(&raw_url).map_err(|e| {
+        worker::Error::RustError(format!("failed to parse Url from {e}: {raw_url}"))
+    })?;
+    let path = url.path.clone();
     let settings = state::settings(&env);
-    let headers = http_headers(req.headers());
-    let own_origin = url.origin().ascii_serialization();
+    let raw_headers = req.headers();
+    let headers = gate_headers(&raw_headers);
+    let own_origin = url.origin.clone();
 
     match route(&method, &path, settings.as_ref().ok().map(Rc::as_ref)) {
         Route::ProtectedResourceMetadata => Ok(match &settings {
@@ -104,7 +110,16 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<web_sys::Response
                 }
             };
             protected(
-                req, &env, &ctx, &settings, method, url, headers, own_origin, started,
+                req,
+                &env,
+                &ctx,
+                &settings,
+                method,
+                url,
+                &raw_headers,
+                headers,
+                own_origin,
+                started,
             )
             .await
         }
@@ -166,19 +181,37 @@ fn as_metadata_response(document: Option<Vec<u8>>) -> http::Response<Vec<u8>> {
     metadata::public_document(document)
 }
 
+/// The clock in milliseconds: `Date.now()`, which (unlike `worker::Date::now`) allocates no
+/// `Date` object.
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
 fn log(mut line: LogLine, started: f64) {
-    line.duration_ms = Some(Date::now().as_millis() as f64 - started);
-    console_log!("{}", line.to_json());
+    line.duration_ms = Some(now_ms() - started);
+    web_sys::console::log_1(&JsValue::from_str(&line.to_json()));
+}
+
+/// The request body, read once into wasm memory.
+async fn read_body(req: &web_sys::Request) -> Vec<u8> {
+    let Ok(promise) = req.array_buffer() else {
+        return Vec::new();
+    };
+    match JsFuture::from(promise).await {
+        Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
+        Err(_) => Vec::new(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn protected(
-    mut req: Request,
+    req: web_sys::Request,
     env: &Env,
     ctx: &Context,
     settings: &Settings,
     method: Method,
-    url: url::Url,
+    url: convert::RequestUrl,
+    raw_headers: &web_sys::Headers,
     headers: HeaderMap,
     own_origin: String,
     started: f64,
@@ -191,7 +224,7 @@ async fn protected(
     let body = match declared {
         Some(n) if n > settings.max_body_bytes => Vec::new(),
         _ if method == Method::GET || method == Method::HEAD => Vec::new(),
-        _ => req.bytes().await.unwrap_or_default(),
+        _ => read_body(&req).await,
     };
     let oversized = declared.is_some_and(|n| n > settings.max_body_bytes);
 
@@ -207,7 +240,7 @@ async fn protected(
     let too_large = vec![0u8; 0];
     let request = ProtectedRequest {
         method: &method,
-        path: url.path(),
+        path: &url.path,
         headers: &headers,
         body: if oversized { &too_large } else { &body },
         own_origin: &own_origin,
@@ -219,7 +252,7 @@ async fn protected(
             browser_origin: cors::check(&headers, &own_origin, settings),
             log: LogLine {
                 http_method: method.to_string(),
-                path: url.path().to_owned(),
+                path: url.path.clone(),
                 ..LogLine::default()
             },
         }))
@@ -237,7 +270,7 @@ async fn protected(
     } else {
         keys
     };
-    let now_ms = Date::now().as_millis();
+    let now_ms = keys::now_ms();
     let cache = TOKEN_CACHE.with(Rc::clone);
     let allowed =
         match pipeline::authorize(pre, settings, &keys, &WebCryptoVerifier, &cache, now_ms).await {
@@ -245,8 +278,9 @@ async fn protected(
             Err(refusal) => return refuse(*refusal, started),
         };
 
-    let target = forward::origin_url(settings, url.path(), url.query());
-    let origin_headers = forward::origin_headers(&headers, &allowed.token, settings);
+    let target = forward::origin_url(settings, &url.path, url.query.as_deref());
+    let origin_headers =
+        forward::origin_headers(&http_headers(raw_headers), &allowed.token, settings);
     let mut line = allowed.log;
     match origin::send(
         &target,
@@ -264,7 +298,7 @@ async fn protected(
                 // Nothing to add: hand the origin's response to the runtime as it is.
                 return Ok(response);
             }
-            let mut response_headers = http_headers(&worker::Headers(response.headers()));
+            let mut response_headers = http_headers(&response.headers());
             cors::decorate(&mut response_headers, &allowed.browser_origin);
             origin::with_headers(&response, &response_headers).ok_or_else(|| {
                 worker::Error::RustError("could not relay the origin's response".into())

@@ -14,7 +14,9 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     AbortController, RequestInit, RequestRedirect, Response, ResponseInit, WorkerGlobalScope,
 };
-use worker::{Delay, Headers};
+use worker::Delay;
+
+use super::convert::runtime_headers;
 
 /// How the origin call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,18 +25,6 @@ pub enum OriginFailure {
     Unreachable,
     /// No response headers within `ORIGIN_TIMEOUT_SECONDS`: 504.
     Timeout,
-}
-
-/// Converts an `http` header map into Workers headers (values that the runtime refuses are
-/// dropped; the maps come from validated `HeaderValue`s, so none should be).
-pub fn to_worker_headers(map: &HeaderMap) -> Headers {
-    let headers = Headers::new();
-    for (name, value) in map {
-        if let Ok(value) = value.to_str() {
-            let _ = headers.append(name.as_str(), value);
-        }
-    }
-    headers
 }
 
 /// Sends the request; the timeout covers only the wait for response headers, so a long SSE
@@ -49,7 +39,8 @@ pub async fn send(
     let controller = AbortController::new().map_err(|_| OriginFailure::Unreachable)?;
     let init = RequestInit::new();
     init.set_method(method.as_str());
-    init.set_headers(&to_worker_headers(headers).0);
+    let headers = runtime_headers(headers).map_err(|_| OriginFailure::Unreachable)?;
+    init.set_headers(&headers);
     init.set_redirect(RequestRedirect::Manual);
     init.set_signal(Some(&controller.signal()));
     if !body.is_empty() && method != Method::GET && method != Method::HEAD {
@@ -74,6 +65,7 @@ pub fn with_headers(response: &Response, headers: &HeaderMap) -> Option<Response
     let init = ResponseInit::new();
     init.set_status(response.status());
     init.set_status_text(&response.status_text());
-    init.set_headers(&to_worker_headers(headers).0);
+    let headers = runtime_headers(headers).ok()?;
+    init.set_headers(&headers);
     Response::new_with_opt_readable_stream_and_init(response.body().as_ref(), &init).ok()
 }
