@@ -4,22 +4,9 @@
 //! far more than the Rust work of a request, so these conversions cross it as few times as
 //! they can.
 
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use wasm_bindgen::JsValue;
 use web_sys::{Headers, Response, ResponseInit};
-
-/// The request method as `worker::Request` maps it: case-insensitive, the methods it knows,
-/// anything else treated as `GET`.
-pub fn method(raw: &str) -> Method {
-    const KNOWN: [&str; 10] = [
-        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "REPORT",
-    ];
-    KNOWN
-        .iter()
-        .find(|known| known.eq_ignore_ascii_case(raw))
-        .and_then(|known| Method::from_bytes(known.as_bytes()).ok())
-        .unwrap_or(Method::GET)
-}
 
 /// Runtime headers (repeated headers already joined with `", "` by the runtime) as a map.
 /// Header names or values the `http` crate refuses are dropped.
@@ -94,47 +81,4 @@ pub fn from_http(response: http::Response<Vec<u8>>) -> worker::Result<Response> 
         Some(&body),
         &init,
     )?)
-}
-
-/// The parts of the request URL the gate uses.
-pub struct RequestUrl {
-    /// Serialized origin (`https://mcp.example.com`).
-    pub origin: String,
-    /// Path, without query or fragment.
-    pub path: String,
-    /// Query, without the `?`.
-    pub query: Option<String>,
-}
-
-/// Splits the runtime's request URL (already a WHATWG serialization: lower-case scheme and
-/// host, default port dropped, `?` and `#` percent-encoded inside the path) without parsing it
-/// again; anything unusual (another scheme, credentials) goes through the full parser.
-pub fn request_url(raw: &str) -> Result<RequestUrl, url::ParseError> {
-    let split = ["https://", "http://"].iter().find_map(|scheme| {
-        let rest = raw.strip_prefix(scheme)?;
-        let path_start = scheme.len() + rest.find('/')?;
-        let (origin, target) = raw.split_at(path_start);
-        if origin[scheme.len()..].contains('@') {
-            return None;
-        }
-        let target = target.split_once('#').map_or(target, |(before, _)| before);
-        let (path, query) = match target.split_once('?') {
-            Some((path, query)) => (path, Some(query.to_owned())),
-            None => (target, None),
-        };
-        Some(RequestUrl {
-            origin: origin.to_owned(),
-            path: path.to_owned(),
-            query,
-        })
-    });
-    if let Some(split) = split {
-        return Ok(split);
-    }
-    let url = url::Url::parse(raw)?;
-    Ok(RequestUrl {
-        origin: url.origin().ascii_serialization(),
-        path: url.path().to_owned(),
-        query: url.query().map(str::to_owned),
-    })
 }

@@ -20,7 +20,7 @@ use crate::gate::cors::{self, BrowserOrigin};
 use crate::gate::logline::LogLine;
 use crate::gate::pipeline::{self, ProtectedRequest, RulesView};
 use crate::gate::respond::{json_response, ChallengeContext};
-use crate::gate::{forward, metadata, route, GateError, Route};
+use crate::gate::{forward, metadata, request_line, route, GateError, Route};
 use crate::settings::Settings;
 use crate::token::cache::TokenCache;
 use convert::{from_http, gate_headers, http_headers};
@@ -54,9 +54,9 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 // across the boundary up front, needed or not.
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let started = now_ms();
-    let method = convert::method(&req.method());
+    let method = request_line::method(&req.method());
     let raw_url = req.url();
-    let url = convert::request_url(&raw_url).map_err(|e| {
+    let url = request_line::request_url(&raw_url).map_err(|e| {
         worker::Error::RustError(format!("failed to parse Url from {e}: {raw_url}"))
     })?;
     let path = url.path.clone();
@@ -210,7 +210,7 @@ async fn protected(
     ctx: &Context,
     settings: &Settings,
     method: Method,
-    url: convert::RequestUrl,
+    url: request_line::RequestUrl,
     raw_headers: &web_sys::Headers,
     headers: HeaderMap,
     own_origin: String,

@@ -6,6 +6,7 @@ pub mod forward;
 pub mod logline;
 pub mod metadata;
 pub mod pipeline;
+pub mod request_line;
 pub mod respond;
 pub mod route;
 

@@ -1,0 +1,93 @@
+//! The request line as the gate sees it: method and URL parts, split from what the runtime
+//! gives without parsing again where it can. Platform-free so that it is tested natively.
+
+use http::Method;
+
+/// The request method as `worker::Request` maps it: case-insensitive, the methods it knows,
+/// anything else treated as `GET`.
+pub fn method(raw: &str) -> Method {
+    const KNOWN: [&str; 10] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "REPORT",
+    ];
+    KNOWN
+        .iter()
+        .find(|known| known.eq_ignore_ascii_case(raw))
+        .and_then(|known| Method::from_bytes(known.as_bytes()).ok())
+        .unwrap_or(Method::GET)
+}
+
+/// The parts of the request URL the gate uses.
+pub struct RequestUrl {
+    /// Serialized origin (`https://mcp.example.com`).
+    pub origin: String,
+    /// Path, without query or fragment.
+    pub path: String,
+    /// Query, without the `?`.
+    pub query: Option<String>,
+}
+
+/// Splits the runtime's request URL (already a WHATWG serialization: lower-case scheme and
+/// host, default port dropped, `?` and `#` percent-encoded inside the path) without parsing it
+/// again; anything unusual (another scheme, credentials) goes through the full parser.
+pub fn request_url(raw: &str) -> Result<RequestUrl, url::ParseError> {
+    let split = ["https://", "http://"].iter().find_map(|scheme| {
+        let rest = raw.strip_prefix(scheme)?;
+        let path_start = scheme.len() + rest.find('/')?;
+        let (origin, target) = raw.split_at(path_start);
+        if origin[scheme.len()..].contains('@') {
+            return None;
+        }
+        let target = target.split_once('#').map_or(target, |(before, _)| before);
+        let (path, query) = match target.split_once('?') {
+            Some((path, query)) => (path, Some(query.to_owned())),
+            None => (target, None),
+        };
+        Some(RequestUrl {
+            origin: origin.to_owned(),
+            path: path.to_owned(),
+            query,
+        })
+    });
+    if let Some(split) = split {
+        return Ok(split);
+    }
+    let url = url::Url::parse(raw)?;
+    Ok(RequestUrl {
+        origin: url.origin().ascii_serialization(),
+        path: url.path().to_owned(),
+        query: url.query().map(str::to_owned),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_map_like_the_runtime() {
+        assert_eq!(method("post"), Method::POST);
+        assert_eq!(method("DELETE"), Method::DELETE);
+        assert_eq!(method("OPTIONS"), Method::OPTIONS);
+        assert_eq!(method("BREW"), Method::GET);
+    }
+
+    #[test]
+    fn urls_are_split_like_the_full_parser() {
+        for raw in [
+            "https://mcp.example.com/mcp",
+            "https://mcp.example.com/mcp?a=1&b=%20",
+            "http://127.0.0.1:8787/.well-known/oauth-protected-resource/mcp",
+            "https://mcp.example.com/",
+            "https://mcp.example.com/a%3Fb?q#frag",
+            "https://user:pw@mcp.example.com/mcp?x",
+            "https://mcp.example.com:8443/mcp",
+        ] {
+            let split = request_url(raw).unwrap();
+            let parsed = url::Url::parse(raw).unwrap();
+            assert_eq!(split.origin, parsed.origin().ascii_serialization(), "{raw}");
+            assert_eq!(split.path, parsed.path(), "{raw}");
+            assert_eq!(split.query.as_deref(), parsed.query(), "{raw}");
+        }
+        assert!(request_url("not a url").is_err());
+    }
+}
