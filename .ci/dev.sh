@@ -112,7 +112,8 @@ main() {
     --var "RESOURCE:$RESOURCE" \
     --var "AUTHORIZATION_SERVERS:$ISSUER" \
     --var "ORIGIN:$origin_url" \
-    --var "JWKS_URI:off"
+    --var "JWKS_URI:off" \
+    --var "ALLOWED_ORIGINS:http://localhost:6274 http://127.0.0.1:6274"
   local wrangler_pid=$LAST_PID
   wait_for_line "$LOG_DIR/wrangler.log" 'Ready on http://[0-9.:]+' 120 "$wrangler_pid" >/dev/null
 
