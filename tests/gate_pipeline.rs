@@ -58,6 +58,7 @@ fn run(
         path: "/mcp",
         headers,
         body: body.as_bytes(),
+        declared_length: None,
         own_origin: OWN,
     };
     let pre = pipeline::precheck(&request, settings, rules)?;
@@ -273,6 +274,22 @@ fn oversized_bodies_broken_bodies_and_missing_rules() {
     ));
     assert_eq!((status, challenge), (413, None));
 
+    // A body declared too large is refused without being read (the adapter passes no bytes).
+    let incoming = headers(&[("authorization", &token)]);
+    let unread = ProtectedRequest {
+        method: &Method::POST,
+        path: "/mcp",
+        headers: &incoming,
+        body: &[],
+        declared_length: Some(65),
+        own_origin: OWN,
+    };
+    let Err(refusal) = pipeline::precheck(&unread, &s, RulesView::Authenticated) else {
+        panic!("a body declared too large must be refused");
+    };
+    assert_eq!(refusal.error, GateError::BodyTooLarge);
+    assert_eq!(refusal.response().status(), 413);
+
     let s = settings(&[]);
     let (status, _, body, _) = refused(run(
         Method::POST,
@@ -415,6 +432,7 @@ fn repeated_tokens_are_served_from_the_cache_and_scopes_are_still_checked() {
             path: "/mcp",
             headers: &incoming,
             body: body.as_bytes(),
+            declared_length: None,
             own_origin: OWN,
         };
         let pre =

@@ -14,7 +14,7 @@ use worker::{
     RequestInit,
 };
 
-use super::state::KV_BINDING;
+use super::state::{kv_get, kv_put, now_ms};
 use crate::refresh::as_metadata::{self, MAX_AS_METADATA_BYTES};
 use crate::refresh::discovery::{JwksLocation, ResolvedJwksUri};
 use crate::refresh::fetch::FETCH_TIMEOUT_MS;
@@ -45,11 +45,6 @@ struct KeyState {
 
 thread_local! {
     static KEYS: RefCell<KeyState> = RefCell::new(KeyState::default());
-}
-
-/// `Date.now()` in whole milliseconds (no `Date` object allocated, unlike `worker::Date`).
-pub fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
 }
 
 fn log_json(value: serde_json::Value) {
@@ -116,20 +111,6 @@ async fn http_get(url: Url, limit: usize) -> Result<FetchedResponse, FetchFailur
         cache_control: response.headers().get("cache-control").ok().flatten(),
         body,
     })
-}
-
-async fn kv_get(env: &Env, key: &str) -> Result<Option<Vec<u8>>, String> {
-    let kv = env.kv(KV_BINDING).map_err(|e| e.to_string())?;
-    kv.get(key).bytes().await.map_err(|e| e.to_string())
-}
-
-async fn kv_put(env: &Env, key: &str, value: &[u8]) -> Result<(), String> {
-    let kv = env.kv(KV_BINDING).map_err(|e| e.to_string())?;
-    kv.put_bytes(key, value)
-        .map_err(|e| e.to_string())?
-        .execute()
-        .await
-        .map_err(|e| e.to_string())
 }
 
 /// Re-reads KV `jwks` when due and returns the keys in use (empty when there are none).

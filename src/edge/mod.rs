@@ -25,7 +25,7 @@ use crate::settings::Settings;
 use crate::token::cache::TokenCache;
 use convert::{from_http, gate_headers, http_headers};
 use origin::OriginFailure;
-use state::RulesSlot;
+use state::{now_ms, RulesSlot};
 use webcrypto::WebCryptoVerifier;
 
 thread_local! {
@@ -130,7 +130,7 @@ fn metadata_response(settings: &Settings) -> http::Response<Vec<u8>> {
     metadata::public_document(metadata::protected_resource_metadata(settings))
 }
 
-async fn health(env: &Env, now: f64) -> http::Response<Vec<u8>> {
+async fn health(env: &Env, now: u64) -> http::Response<Vec<u8>> {
     let settings = state::settings(env);
     let key_health = match &settings {
         Ok(_) => Some(keys::health(env).await),
@@ -181,14 +181,8 @@ fn as_metadata_response(document: Option<Vec<u8>>) -> http::Response<Vec<u8>> {
     metadata::public_document(document)
 }
 
-/// The clock in milliseconds: `Date.now()`, which (unlike `worker::Date::now`) allocates no
-/// `Date` object.
-fn now_ms() -> f64 {
-    js_sys::Date::now()
-}
-
-fn log(mut line: LogLine, started: f64) {
-    line.duration_ms = Some(now_ms() - started);
+fn log(mut line: LogLine, started: u64) {
+    line.duration_ms = Some(now_ms().saturating_sub(started) as f64);
     web_sys::console::log_1(&JsValue::from_str(&line.to_json()));
 }
 
@@ -214,7 +208,7 @@ async fn protected(
     raw_headers: &web_sys::Headers,
     headers: HeaderMap,
     own_origin: String,
-    started: f64,
+    started: u64,
 ) -> Result<web_sys::Response> {
     // Refuse oversized bodies before reading them when the client says how large they are.
     let declared = headers
@@ -226,7 +220,6 @@ async fn protected(
         _ if method == Method::GET || method == Method::HEAD => Vec::new(),
         _ => read_body(&req).await,
     };
-    let oversized = declared.is_some_and(|n| n > settings.max_body_bytes);
 
     // Both KV reads (when due) run concurrently: a fresh isolate pays one round trip, not two.
     let (keys, rules_slot) =
@@ -237,28 +230,15 @@ async fn protected(
         RulesSlot::Absent if !settings.require_rules => RulesView::Authenticated,
         RulesSlot::Unknown | RulesSlot::Absent | RulesSlot::Unusable => RulesView::Unavailable,
     };
-    let too_large = vec![0u8; 0];
     let request = ProtectedRequest {
         method: &method,
         path: &url.path,
         headers: &headers,
-        body: if oversized { &too_large } else { &body },
+        body: &body,
+        declared_length: declared,
         own_origin: &own_origin,
     };
-    let pre = if oversized {
-        Err(Box::new(pipeline::Refusal {
-            error: GateError::BodyTooLarge,
-            context: ChallengeContext::default(),
-            browser_origin: cors::check(&headers, &own_origin, settings),
-            log: LogLine {
-                http_method: method.to_string(),
-                path: url.path.clone(),
-                ..LogLine::default()
-            },
-        }))
-    } else {
-        pipeline::precheck(&request, settings, rules)
-    };
+    let pre = pipeline::precheck(&request, settings, rules);
     let pre = match pre {
         Ok(pre) => pre,
         Err(refusal) => return refuse(*refusal, started),
@@ -270,10 +250,10 @@ async fn protected(
     } else {
         keys
     };
-    let now_ms = keys::now_ms();
     let cache = TOKEN_CACHE.with(Rc::clone);
     let allowed =
-        match pipeline::authorize(pre, settings, &keys, &WebCryptoVerifier, &cache, now_ms).await {
+        match pipeline::authorize(pre, settings, &keys, &WebCryptoVerifier, &cache, now_ms()).await
+        {
             Ok(allowed) => allowed,
             Err(refusal) => return refuse(*refusal, started),
         };
@@ -320,7 +300,7 @@ async fn protected(
     }
 }
 
-fn refuse(refusal: pipeline::Refusal, started: f64) -> Result<web_sys::Response> {
+fn refuse(refusal: pipeline::Refusal, started: u64) -> Result<web_sys::Response> {
     let (response, line) = refusal.into_parts();
     log(line, started);
     from_http(response)

@@ -18,7 +18,7 @@ pub const KV_BINDING: &str = "GATE_KV";
 pub const RULES_KEY: &str = "rules";
 /// How long an isolate trusts its in-memory key set and rules before reading KV again.
 /// Changes written to KV therefore take effect within KV's propagation time plus this.
-pub const KV_REFRESH_MS: f64 = 30_000.0;
+pub const KV_REFRESH_MS: u64 = 30_000;
 
 /// The rules as this isolate knows them.
 #[derive(Debug, Clone, Default)]
@@ -39,8 +39,8 @@ pub enum RulesSlot {
 struct Isolate {
     settings: Option<Result<Rc<Settings>, SettingsError>>,
     rules: RulesSlot,
-    rules_loaded_at: Option<f64>,
-    rules_checked_at: Option<f64>,
+    rules_loaded_at: Option<u64>,
+    rules_checked_at: Option<u64>,
 }
 
 thread_local! {
@@ -70,24 +70,46 @@ pub fn settings(env: &Env) -> Result<Rc<Settings>, SettingsError> {
     parsed
 }
 
-fn due(checked_at: Option<f64>, now: f64) -> bool {
-    checked_at.is_none_or(|t| now - t >= KV_REFRESH_MS || now < t)
+fn due(checked_at: Option<u64>, now: u64) -> bool {
+    checked_at.is_none_or(|t| now.saturating_sub(t) >= KV_REFRESH_MS || now < t)
+}
+
+/// The clock in Unix milliseconds: `Date.now()` (no `Date` object allocated). The one clock of
+/// the adapter; the core only ever receives its readings.
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// Reads a KV key as bytes (`Ok(None)`: no such key).
+pub async fn kv_get(env: &Env, key: &str) -> Result<Option<Vec<u8>>, String> {
+    let kv = env.kv(KV_BINDING).map_err(|e| e.to_string())?;
+    kv.get(key).bytes().await.map_err(|e| e.to_string())
+}
+
+/// Writes a KV key.
+pub async fn kv_put(env: &Env, key: &str, value: &[u8]) -> Result<(), String> {
+    let kv = env.kv(KV_BINDING).map_err(|e| e.to_string())?;
+    kv.put_bytes(key, value)
+        .map_err(|e| e.to_string())?
+        .execute()
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Reads the rules from KV when due, applying SPEC §2: an invalid document, or one deleted
 /// after a valid one was loaded, never opens the gate.
-pub async fn load_rules(env: &Env, now: f64) -> RulesSlot {
+pub async fn load_rules(env: &Env, now: u64) -> RulesSlot {
     let checked = ISOLATE.with(|i| i.borrow().rules_checked_at);
     if due(checked, now) {
         ISOLATE.with(|i| i.borrow_mut().rules_checked_at = Some(now));
-        let read = match env.kv(KV_BINDING) {
-            Ok(kv) => kv.get(RULES_KEY).text().await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
+        let read = kv_get(env, RULES_KEY).await;
         let next = ISOLATE.with(|i| {
             let current = i.borrow().rules.clone();
             match read {
-                Ok(Some(text)) => match RuleSet::parse(&text) {
+                Ok(Some(bytes)) => match std::str::from_utf8(&bytes)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| RuleSet::parse(text).map_err(|e| e.to_string()))
+                {
                     Ok(set) => Some((RulesSlot::Loaded(Rc::new(set)), true)),
                     Err(e) => {
                         console_error!(
@@ -146,14 +168,14 @@ pub struct RulesSnapshot {
     /// Rules state name.
     pub rules_state: &'static str,
     /// Age of the rules in seconds.
-    pub rules_age_seconds: Option<f64>,
+    pub rules_age_seconds: Option<u64>,
 }
 
 /// Current rules state for `/healthz`.
-pub fn rules_snapshot(now: f64) -> RulesSnapshot {
+pub fn rules_snapshot(now: u64) -> RulesSnapshot {
     ISOLATE.with(|i| {
         let i = i.borrow();
-        let age = |t: Option<f64>| t.map(|t| ((now - t) / 1000.0).max(0.0).round());
+        let age = |t: Option<u64>| t.map(|t| now.saturating_sub(t) / 1000);
         let (rules_version, rules_state) = match &i.rules {
             RulesSlot::Unknown => (None, "unknown"),
             RulesSlot::Absent => (None, "absent"),

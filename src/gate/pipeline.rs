@@ -47,8 +47,11 @@ pub struct ProtectedRequest<'a> {
     pub path: &'a str,
     /// Request headers.
     pub headers: &'a HeaderMap,
-    /// Body bytes, exactly as they will be forwarded.
+    /// Body bytes, exactly as they will be forwarded (empty when not read).
     pub body: &'a [u8],
+    /// `Content-Length` as the client declared it: a body declared too large is refused
+    /// without being read.
+    pub declared_length: Option<usize>,
     /// Serialized origin of the gate itself (`https://mcp.example.com`).
     pub own_origin: &'a str,
 }
@@ -207,7 +210,10 @@ pub fn precheck<'r>(
             browser_origin,
         ));
     }
-    if req.body.len() > settings.max_body_bytes {
+    let declared_too_large = req
+        .declared_length
+        .is_some_and(|n| n > settings.max_body_bytes);
+    if declared_too_large || req.body.len() > settings.max_body_bytes {
         return Err(refuse(
             GateError::BodyTooLarge,
             context,
