@@ -7,13 +7,12 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
 use url::Url;
-use worker::{
-    console_error, console_log, AbortController, Delay, Env, Fetch, Headers, Method, Request,
-    RequestInit,
-};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use worker::{console_error, console_log, Delay, Env};
 
+use super::origin::{fetch_with_deadline, FetchError};
 use super::state::{kv_get, kv_put, now_ms};
 use crate::refresh::as_metadata::{self, MAX_AS_METADATA_BYTES};
 use crate::refresh::discovery::{JwksLocation, ResolvedJwksUri};
@@ -68,47 +67,36 @@ fn location(settings: &Settings) -> Result<JwksLocation, RefreshError> {
     })
 }
 
-/// GET with a timeout and a body limit, for metadata and key sets.
+/// GET with a timeout and a body limit, for metadata and key sets (redirects followed).
 async fn http_get(url: Url, limit: usize) -> Result<FetchedResponse, FetchFailure> {
-    let headers = Headers::new();
-    let _ = headers.set("accept", "application/json");
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let request = Request::new_with_init(url.as_str(), &init)
-        .map_err(|e| FetchFailure::Network(e.to_string()))?;
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetch = Fetch::Request(request);
-    let sending = fetch.send_with_signal(&signal);
-    let timer = Delay::from(Duration::from_millis(FETCH_TIMEOUT_MS));
-    futures_util::pin_mut!(sending, timer);
-    let mut response = match select(sending, timer).await {
-        Either::Left((Ok(response), _)) => response,
-        Either::Left((Err(e), _)) => return Err(FetchFailure::Network(e.to_string())),
-        Either::Right(_) => {
-            controller.abort();
-            return Err(FetchFailure::Timeout);
-        }
-    };
-    let declared = response
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse::<usize>().ok());
+    let network = |e: JsValue| FetchFailure::Network(format!("{e:?}"));
+    let headers = web_sys::Headers::new().map_err(network)?;
+    headers.set("accept", "application/json").map_err(network)?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("GET");
+    init.set_headers(&headers);
+    let deadline = Duration::from_millis(FETCH_TIMEOUT_MS);
+    let response = fetch_with_deadline(url.as_str(), &init, deadline)
+        .await
+        .map_err(|e| match e {
+            FetchError::Failed(message) => FetchFailure::Network(message),
+            FetchError::TimedOut => FetchFailure::Timeout,
+        })?;
+    let header = |name: &str| response.headers().get(name).ok().flatten();
+    let declared = header("content-length").and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(FetchFailure::TooLarge { limit });
     }
-    let body = response
-        .bytes()
+    let buffer = JsFuture::from(response.array_buffer().map_err(network)?)
         .await
-        .map_err(|e| FetchFailure::Network(e.to_string()))?;
+        .map_err(network)?;
+    let body = js_sys::Uint8Array::new(&buffer).to_vec();
     if body.len() > limit {
         return Err(FetchFailure::TooLarge { limit });
     }
     Ok(FetchedResponse {
-        status: response.status_code(),
-        cache_control: response.headers().get("cache-control").ok().flatten(),
+        status: response.status(),
+        cache_control: header("cache-control"),
         body,
     })
 }

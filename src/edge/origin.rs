@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 use http::{HeaderMap, Method};
 use js_sys::Uint8Array;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     AbortController, RequestInit, RequestRedirect, Response, ResponseInit, WorkerGlobalScope,
@@ -27,8 +27,47 @@ pub enum OriginFailure {
     Timeout,
 }
 
-/// Sends the request; the timeout covers only the wait for response headers, so a long SSE
-/// stream is never cut by it.
+/// Why a fetch with a deadline produced no response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    /// The runtime's fetch failed (connection refused, DNS, TLS, ...); its message.
+    Failed(String),
+    /// No response headers before the deadline; the request was aborted.
+    TimedOut,
+}
+
+/// `fetch` with a deadline for the response headers only: the body (an SSE stream, say) is
+/// never cut by it. Shared by the origin calls and the key and metadata refreshes.
+pub async fn fetch_with_deadline(
+    url: &str,
+    init: &RequestInit,
+    deadline: Duration,
+) -> Result<Response, FetchError> {
+    let failed = |e: JsValue| {
+        FetchError::Failed(
+            e.dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+                .or_else(|| e.as_string())
+                .unwrap_or_else(|| "fetch failed".into()),
+        )
+    };
+    let controller = AbortController::new().map_err(failed)?;
+    init.set_signal(Some(&controller.signal()));
+    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+    let sending = JsFuture::from(scope.fetch_with_str_and_init(url, init));
+    let timer = Delay::from(deadline);
+    futures_util::pin_mut!(timer);
+    match select(sending, timer).await {
+        Either::Left((Ok(value), _)) => value.dyn_into().map_err(failed),
+        Either::Left((Err(e), _)) => Err(failed(e)),
+        Either::Right(_) => {
+            controller.abort();
+            Err(FetchError::TimedOut)
+        }
+    }
+}
+
+/// Sends the request to the origin, waiting at most `timeout_seconds` for its headers.
 pub async fn send(
     url: &str,
     method: &Method,
@@ -36,28 +75,21 @@ pub async fn send(
     body: &[u8],
     timeout_seconds: u32,
 ) -> Result<Response, OriginFailure> {
-    let controller = AbortController::new().map_err(|_| OriginFailure::Unreachable)?;
     let init = RequestInit::new();
     init.set_method(method.as_str());
     let headers = runtime_headers(headers).map_err(|_| OriginFailure::Unreachable)?;
     init.set_headers(&headers);
     init.set_redirect(RequestRedirect::Manual);
-    init.set_signal(Some(&controller.signal()));
     if !body.is_empty() && method != Method::GET && method != Method::HEAD {
         init.set_body(&Uint8Array::from(body));
     }
-    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
-    let sending = JsFuture::from(scope.fetch_with_str_and_init(url, &init));
-    let timer = Delay::from(Duration::from_secs(timeout_seconds.into()));
-    futures_util::pin_mut!(timer);
-    match select(sending, timer).await {
-        Either::Left((Ok(value), _)) => value.dyn_into().map_err(|_| OriginFailure::Unreachable),
-        Either::Left((Err(_), _)) => Err(OriginFailure::Unreachable),
-        Either::Right(_) => {
-            controller.abort();
-            Err(OriginFailure::Timeout)
-        }
-    }
+    let deadline = Duration::from_secs(timeout_seconds.into());
+    fetch_with_deadline(url, &init, deadline)
+        .await
+        .map_err(|e| match e {
+            FetchError::Failed(_) => OriginFailure::Unreachable,
+            FetchError::TimedOut => OriginFailure::Timeout,
+        })
 }
 
 /// The origin's response with other headers, its body stream passed on untouched.
