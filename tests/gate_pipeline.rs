@@ -61,7 +61,7 @@ fn run(
         declared_length: None,
         own_origin: OWN,
     };
-    let pre = pipeline::precheck(&request, settings, rules)?;
+    let pre = pipeline::precheck(&request, settings, rules, |_| None)?;
     pollster::block_on(pipeline::authorize(
         pre,
         settings,
@@ -284,7 +284,7 @@ fn oversized_bodies_broken_bodies_and_missing_rules() {
         declared_length: Some(65),
         own_origin: OWN,
     };
-    let Err(refusal) = pipeline::precheck(&unread, &s, RulesView::Authenticated) else {
+    let Err(refusal) = pipeline::precheck(&unread, &s, RulesView::Authenticated, |_| None) else {
         panic!("a body declared too large must be refused");
     };
     assert_eq!(refusal.error, GateError::BodyTooLarge);
@@ -435,8 +435,9 @@ fn repeated_tokens_are_served_from_the_cache_and_scopes_are_still_checked() {
             declared_length: None,
             own_origin: OWN,
         };
-        let pre =
-            pipeline::precheck(&request, &s, RulesView::Document(&rules)).map_err(|r| r.error)?;
+        let recall = pipeline::recall_from(&cache, Some(keys), now_ms);
+        let pre = pipeline::precheck(&request, &s, RulesView::Document(&rules), recall)
+            .map_err(|r| r.error)?;
         pollster::block_on(pipeline::authorize(
             pre, &s, keys, &verifier, &cache, now_ms,
         ))

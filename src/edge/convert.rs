@@ -8,32 +8,46 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use wasm_bindgen::JsValue;
 use web_sys::{Headers, Response, ResponseInit};
 
-/// Runtime headers (repeated headers already joined with `", "` by the runtime) as a map.
-/// Header names or values the `http` crate refuses are dropped.
-///
-/// The pairs cross the boundary as one JSON string (`JSON.stringify(Array.from(headers))`):
-/// three calls in all, instead of several calls and two string copies per header.
-pub fn http_headers(headers: &Headers) -> HeaderMap {
-    let pairs: Vec<(String, String)> = js_sys::JSON::stringify(&js_sys::Array::from(headers))
-        .ok()
-        .and_then(|json| json.as_string())
+use crate::gate::forward;
+use crate::settings::Settings;
+use crate::token::VerifiedToken;
+
+/// The headers the origin receives: the incoming ones copied inside the runtime, then the
+/// core's [`forward::header_edits`] applied. Only the header names (one JSON string) and the
+/// `Connection` value cross into wasm; the client's token never does again.
+pub fn origin_headers(
+    incoming: &Headers,
+    token: &VerifiedToken,
+    settings: &Settings,
+) -> Result<Headers, JsValue> {
+    let names: Vec<String> = js_sys::JSON::stringify(&js_sys::Array::from(&incoming.keys()))?
+        .as_string()
         .and_then(|json| serde_json::from_str(&json).ok())
-        .unwrap_or_default();
-    let mut map = HeaderMap::with_capacity(pairs.len());
-    for (name, value) in pairs {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            map.append(name, value);
-        }
+        .ok_or_else(|| JsValue::from_str("request header names"))?;
+    let connection = incoming.get(http::header::CONNECTION.as_str())?;
+    let edits = forward::header_edits(
+        names.iter().map(String::as_str),
+        connection.as_deref(),
+        token,
+        settings,
+    );
+    let out = Headers::new_with_headers(incoming)?;
+    for name in &edits.remove {
+        out.delete(name)?;
     }
-    map
+    for (name, value) in &edits.set {
+        // Set values are `HeaderValue`s the core built from visible ASCII.
+        let value = value
+            .to_str()
+            .map_err(|_| JsValue::from_str("identity header value"))?;
+        out.set(name.as_str(), value)?;
+    }
+    Ok(out)
 }
 
 /// The request headers the gate reads before it forwards (`Authorization`, `Origin`,
 /// `Content-Length`), as a map: reading three by name costs a fraction of converting them
-/// all, which only an allowed request (forwarded with its headers) needs.
+/// all, and forwarding copies the rest inside the runtime ([`origin_headers`]).
 ///
 /// Keep in step with the core: `cors::check` reads `Origin`, `pipeline::precheck` reads
 /// `Authorization`, the adapter reads `Content-Length`; nothing before forwarding reads more.
@@ -45,7 +59,7 @@ pub fn gate_headers(headers: &Headers) -> HeaderMap {
     ];
     let mut map = HeaderMap::new();
     for name in READ {
-        // The runtime joins repeated headers with `", "`, as in `http_headers`.
+        // The runtime joins repeated headers with `", "`.
         if let Some(value) = headers.get(name.as_str()).ok().flatten() {
             if let Ok(value) = HeaderValue::from_str(&value) {
                 map.append(name, value);
@@ -55,16 +69,18 @@ pub fn gate_headers(headers: &Headers) -> HeaderMap {
     map
 }
 
-/// Converts an `http` header map into runtime headers (values that the runtime refuses are
-/// dropped; the maps come from validated `HeaderValue`s, so none should be).
+/// Converts an `http` header map into runtime headers.
+///
+/// The pairs cross the boundary as one JSON string handed to `new Headers(…)`: a constant
+/// number of calls instead of one `append` (and two string copies) per header. Values that
+/// are not visible ASCII are dropped (the core builds these maps from visible ASCII).
 pub fn runtime_headers(map: &HeaderMap) -> Result<Headers, JsValue> {
-    let headers = Headers::new()?;
-    for (name, value) in map {
-        if let Ok(value) = value.to_str() {
-            let _ = headers.append(name.as_str(), value);
-        }
-    }
-    Ok(headers)
+    let pairs: Vec<(&str, &str)> = map
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect();
+    let json = serde_json::to_string(&pairs).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    Headers::new_with_str_sequence_sequence(&js_sys::JSON::parse(&json)?)
 }
 
 /// A response built by the core, as the runtime's response.

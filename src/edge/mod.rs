@@ -9,6 +9,8 @@ mod state;
 mod webcrypto;
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use http::{HeaderMap, Method, StatusCode};
@@ -23,7 +25,7 @@ use crate::gate::respond::{json_response, ChallengeContext};
 use crate::gate::{forward, metadata, request_line, route, GateError, Route};
 use crate::settings::Settings;
 use crate::token::cache::TokenCache;
-use convert::{from_http, gate_headers, http_headers};
+use convert::{from_http, gate_headers};
 use origin::OriginFailure;
 use state::{now_ms, RulesSlot};
 use webcrypto::WebCryptoVerifier;
@@ -74,7 +76,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         }?),
         Route::AuthorizationServerMetadata => {
             let document = match &settings {
-                Ok(s) => keys::as_metadata_document(&env, s).await,
+                Ok(s) => rarely(keys::as_metadata_document(&env, s)).await,
                 Err(_) => None,
             };
             from_http(as_metadata_response(document))
@@ -88,7 +90,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
             };
             from_http(cors::preflight(&origin, public))
         }
-        Route::Health => from_http(health(&env, started).await),
+        Route::Health => from_http(rarely(health(&env, started)).await),
         Route::Protected => {
             let settings = match settings {
                 Ok(s) => s,
@@ -124,6 +126,13 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
             .await
         }
     }
+}
+
+/// Runs a future of a rarely taken path behind a `dyn` pointer, so its state machine stays a
+/// function of its own instead of growing the request handler's: V8 compiles wasm functions on
+/// first call, and a fresh isolate's first request should compile only the code it runs.
+fn rarely<'a, T>(future: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Output = T> + 'a>> {
+    Box::pin(future)
 }
 
 fn metadata_response(settings: &Settings) -> http::Response<Vec<u8>> {
@@ -182,7 +191,7 @@ fn as_metadata_response(document: Option<Vec<u8>>) -> http::Response<Vec<u8>> {
 }
 
 fn log(mut line: LogLine, started: u64) {
-    line.duration_ms = Some(now_ms().saturating_sub(started) as f64);
+    line.duration_ms = Some(now_ms().saturating_sub(started));
     web_sys::console::log_1(&JsValue::from_str(&line.to_json()));
 }
 
@@ -215,16 +224,30 @@ async fn protected(
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    let body = match declared {
-        Some(n) if n > settings.max_body_bytes => Vec::new(),
-        _ if method == Method::GET || method == Method::HEAD => Vec::new(),
-        _ => read_body(&req).await,
+    let read_body = async {
+        match declared {
+            Some(n) if n > settings.max_body_bytes => Vec::new(),
+            _ if method == Method::GET || method == Method::HEAD => Vec::new(),
+            _ => read_body(&req).await,
+        }
     };
-
-    // Both KV reads (when due) run concurrently: a fresh isolate pays one round trip, not two.
-    let (keys, rules_slot) =
-        futures_util::future::join(keys::current(env), state::load_rules(env, started)).await;
-    keys::refresh_if_stale(settings, ctx, env);
+    // Without an `Authorization` header the answer is a challenge that needs no key: a fresh
+    // isolate then neither reads KV `jwks` nor parses it for that request.
+    let has_credentials = headers.contains_key(http::header::AUTHORIZATION);
+    let load_keys = async {
+        if has_credentials {
+            Some(keys::current(env).await)
+        } else {
+            None
+        }
+    };
+    // The body and both KV reads (when due) run concurrently: a fresh isolate pays one round
+    // trip, not three.
+    let (body, keys, rules_slot) =
+        futures_util::future::join3(read_body, load_keys, state::load_rules(env, started)).await;
+    if keys.is_some() {
+        keys::refresh_if_stale(settings, ctx, env);
+    }
     let rules = match &rules_slot {
         RulesSlot::Loaded(set) => RulesView::Document(set),
         RulesSlot::Absent if !settings.require_rules => RulesView::Authenticated,
@@ -238,19 +261,25 @@ async fn protected(
         declared_length: declared,
         own_origin: &own_origin,
     };
-    let pre = pipeline::precheck(&request, settings, rules);
+    let cache = TOKEN_CACHE.with(Rc::clone);
+    let recall = pipeline::recall_from(&cache, keys.as_deref(), started);
+    let pre = pipeline::precheck(&request, settings, rules, recall);
     let pre = match pre {
         Ok(pre) => pre,
         Err(refusal) => return refuse(*refusal, started),
     };
 
+    // A request that passed the precheck carries a token, so its keys were loaded above.
+    let keys = match keys {
+        Some(keys) => keys,
+        None => keys::current(env).await,
+    };
     // The only I/O between the two stages: an unknown `kid` may mean the keys rotated.
     let keys = if pre.key_missing_from(&keys) {
-        keys::on_unknown_kid(env, settings, pre.kid()).await
+        rarely(keys::on_unknown_kid(env, settings, pre.kid())).await
     } else {
         keys
     };
-    let cache = TOKEN_CACHE.with(Rc::clone);
     let allowed =
         match pipeline::authorize(pre, settings, &keys, &WebCryptoVerifier, &cache, now_ms()).await
         {
@@ -259,8 +288,19 @@ async fn protected(
         };
 
     let target = forward::origin_url(settings, &url.path, url.query.as_deref());
-    let origin_headers =
-        forward::origin_headers(&http_headers(raw_headers), &allowed.token, settings);
+    let origin_headers = match convert::origin_headers(raw_headers, &allowed.token, settings) {
+        Ok(headers) => headers,
+        Err(_) => {
+            // The runtime refused its own headers' copy: answer, never forward half of them.
+            let refusal = pipeline::Refusal {
+                error: GateError::OriginUnreachable,
+                context: ChallengeContext::default(),
+                browser_origin: allowed.browser_origin,
+                log: allowed.log,
+            };
+            return refuse(refusal, started);
+        }
+    };
     let mut line = allowed.log;
     match origin::send(
         &target,
@@ -278,9 +318,8 @@ async fn protected(
                 // Nothing to add: hand the origin's response to the runtime as it is.
                 return Ok(response);
             }
-            let mut response_headers = http_headers(&response.headers());
-            cors::decorate(&mut response_headers, &allowed.browser_origin);
-            origin::with_headers(&response, &response_headers).ok_or_else(|| {
+            let edits = cors::response_edits(&allowed.browser_origin);
+            origin::with_edits(&response, &edits).ok_or_else(|| {
                 worker::Error::RustError("could not relay the origin's response".into())
             })
         }

@@ -7,16 +7,17 @@
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
-use http::{HeaderMap, Method};
+use http::Method;
 use js_sys::Uint8Array;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AbortController, RequestInit, RequestRedirect, Response, ResponseInit, WorkerGlobalScope,
+    AbortController, Headers, RequestInit, RequestRedirect, Response, ResponseInit,
+    WorkerGlobalScope,
 };
 use worker::Delay;
 
-use super::convert::runtime_headers;
+use crate::gate::cors::HeaderEdit;
 
 /// How the origin call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,14 +72,13 @@ pub async fn fetch_with_deadline(
 pub async fn send(
     url: &str,
     method: &Method,
-    headers: &HeaderMap,
+    headers: &Headers,
     body: &[u8],
     timeout_seconds: u32,
 ) -> Result<Response, OriginFailure> {
     let init = RequestInit::new();
     init.set_method(method.as_str());
-    let headers = runtime_headers(headers).map_err(|_| OriginFailure::Unreachable)?;
-    init.set_headers(&headers);
+    init.set_headers(headers);
     init.set_redirect(RequestRedirect::Manual);
     if !body.is_empty() && method != Method::GET && method != Method::HEAD {
         init.set_body(&Uint8Array::from(body));
@@ -92,12 +92,21 @@ pub async fn send(
         })
 }
 
-/// The origin's response with other headers, its body stream passed on untouched.
-pub fn with_headers(response: &Response, headers: &HeaderMap) -> Option<Response> {
+/// The origin's response with its headers edited (CORS), its body stream passed on
+/// untouched. The headers are copied inside the runtime; only the edits cross from wasm.
+pub fn with_edits(response: &Response, edits: &[HeaderEdit]) -> Option<Response> {
+    let headers = Headers::new_with_headers(&response.headers()).ok()?;
+    for edit in edits {
+        let (HeaderEdit::Set(name, value) | HeaderEdit::Append(name, value)) = edit;
+        let value = value.to_str().ok()?;
+        match edit {
+            HeaderEdit::Set(..) => headers.set(name.as_str(), value).ok()?,
+            HeaderEdit::Append(..) => headers.append(name.as_str(), value).ok()?,
+        }
+    }
     let init = ResponseInit::new();
     init.set_status(response.status());
     init.set_status_text(&response.status_text());
-    let headers = runtime_headers(headers).ok()?;
     init.set_headers(&headers);
     Response::new_with_opt_readable_stream_and_init(response.body().as_ref(), &init).ok()
 }

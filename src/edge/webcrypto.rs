@@ -79,12 +79,12 @@ fn subtle() -> Option<SubtleCrypto> {
 }
 
 async fn import(subtle: &SubtleCrypto, key: &KeyEntry, alg: Algorithm) -> Option<CryptoKey> {
-    let jwk_json = key.public_jwk_json().to_string();
+    let jwk_json = key.public_jwk_json();
     let cache_key = format!("{}|{jwk_json}", alg.jws_name());
     if let Some(hit) = IMPORTED.with(|c| c.borrow().get(&cache_key).cloned()) {
         return Some(hit);
     }
-    let jwk: Object = js_sys::JSON::parse(&jwk_json).ok()?.dyn_into().ok()?;
+    let jwk: Object = js_sys::JSON::parse(jwk_json).ok()?.dyn_into().ok()?;
     let (import_alg, _) = algorithms(alg);
     let usages = Array::of1(&JsValue::from_str("verify"));
     let promise = subtle

@@ -5,7 +5,7 @@
 //! (DNS-rebinding and cross-site protection the MCP transport asks servers for). Responses to
 //! allowed origins, challenges included, expose the headers an MCP client must read.
 
-use http::header::{HeaderMap, HeaderValue, ORIGIN, VARY};
+use http::header::{HeaderMap, HeaderName, HeaderValue, ORIGIN, VARY};
 use http::{Response, StatusCode};
 
 use crate::settings::Settings;
@@ -46,13 +46,43 @@ pub fn check(headers: &HeaderMap, own_origin: &str, settings: &Settings) -> Brow
 
 /// Adds the CORS response headers for an allowed origin.
 pub fn decorate(headers: &mut HeaderMap, origin: &BrowserOrigin) {
-    if let BrowserOrigin::Allowed(value) = origin {
-        headers.insert("access-control-allow-origin", value.clone());
-        headers.insert(
-            "access-control-expose-headers",
-            HeaderValue::from_static(EXPOSE_HEADERS),
-        );
-        headers.append(VARY, HeaderValue::from_static("Origin"));
+    for edit in response_edits(origin) {
+        match edit {
+            HeaderEdit::Set(name, value) => {
+                headers.insert(name, value);
+            }
+            HeaderEdit::Append(name, value) => {
+                headers.append(name, value);
+            }
+        }
+    }
+}
+
+/// One change to a response's headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderEdit {
+    /// Replace any value of the header.
+    Set(HeaderName, HeaderValue),
+    /// Add a value, keeping those there.
+    Append(HeaderName, HeaderValue),
+}
+
+/// What [`decorate`] changes, as edits: the adapter applies them to the origin's response
+/// headers inside the runtime, without copying every header into wasm and back.
+pub fn response_edits(origin: &BrowserOrigin) -> Vec<HeaderEdit> {
+    match origin {
+        BrowserOrigin::Allowed(value) => vec![
+            HeaderEdit::Set(
+                HeaderName::from_static("access-control-allow-origin"),
+                value.clone(),
+            ),
+            HeaderEdit::Set(
+                HeaderName::from_static("access-control-expose-headers"),
+                HeaderValue::from_static(EXPOSE_HEADERS),
+            ),
+            HeaderEdit::Append(VARY, HeaderValue::from_static("Origin")),
+        ],
+        BrowserOrigin::Absent | BrowserOrigin::Forbidden => Vec::new(),
     }
 }
 

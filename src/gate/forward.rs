@@ -62,48 +62,70 @@ pub fn identity_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(&escaped).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
 }
 
-/// The headers sent to the origin for an allowed request.
-pub fn origin_headers(
-    incoming: &HeaderMap,
+/// How the incoming request headers become the origin's: first remove `remove` (lowercase
+/// names), then set each of `set` (replacing any value of that name).
+///
+/// Edits rather than a new map, so that the adapter can copy the incoming headers inside the
+/// runtime and change only these few, instead of moving every header (the client's token
+/// included) into wasm and back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderEdits {
+    /// Incoming header names the origin must not receive, lowercase, each once.
+    pub remove: Vec<String>,
+    /// Headers the gate sets: identity headers, forwarded claims, `ORIGIN_AUTHORIZATION`.
+    pub set: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// The edits for an allowed request, from the incoming header `names` and the value of its
+/// `Connection` header (whose listed names are hop-by-hop too).
+pub fn header_edits<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    connection: Option<&str>,
     token: &VerifiedToken,
     settings: &Settings,
-) -> HeaderMap {
-    // Headers named in `Connection` are hop-by-hop too.
-    let connection_listed: Vec<String> = incoming
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+) -> HeaderEdits {
+    let connection_listed: Vec<String> = connection
+        .into_iter()
         .flat_map(|v| v.split(','))
         .map(|name| name.trim().to_ascii_lowercase())
         .collect();
-
-    let mut out = HeaderMap::new();
-    for (name, value) in incoming {
-        let lower = name.as_str();
-        let drop = HOP_BY_HOP.contains(&lower)
-            || connection_listed.iter().any(|listed| listed == lower)
+    let mut remove: Vec<String> = Vec::new();
+    for name in names {
+        let lower = name.to_ascii_lowercase();
+        let drop = HOP_BY_HOP.contains(&lower.as_str())
+            || connection_listed.contains(&lower)
             || lower.starts_with(IDENTITY_PREFIX)
-            || (name == AUTHORIZATION && !settings.forward_token);
-        if !drop {
-            out.append(name.clone(), value.clone());
+            || (lower == AUTHORIZATION.as_str() && !settings.forward_token);
+        if drop && !remove.contains(&lower) {
+            remove.push(lower);
         }
     }
 
-    let mut set = |name: &'static str, value: HeaderValue| {
-        out.insert(HeaderName::from_static(name), value);
+    let mut set: Vec<(HeaderName, HeaderValue)> = Vec::new();
+    let mut put = |name: HeaderName, value: HeaderValue| {
+        set.retain(|(existing, _)| *existing != name);
+        set.push((name, value));
     };
     if let Some(sub) = token.subject() {
-        set("x-mcp-auth-subject", identity_value(sub));
+        put(
+            HeaderName::from_static("x-mcp-auth-subject"),
+            identity_value(sub),
+        );
     }
     if let Some(client_id) = token.client_id() {
-        set("x-mcp-auth-client-id", identity_value(client_id));
+        put(
+            HeaderName::from_static("x-mcp-auth-client-id"),
+            identity_value(client_id),
+        );
     }
-    set("x-mcp-auth-issuer", identity_value(token.issuer()));
-    set(
-        "x-mcp-auth-scopes",
+    put(
+        HeaderName::from_static("x-mcp-auth-issuer"),
+        identity_value(token.issuer()),
+    );
+    put(
+        HeaderName::from_static("x-mcp-auth-scopes"),
         identity_value(&token.scopes().join(" ")),
     );
-
     for claim in &settings.forward_claims {
         let Some(value) = token.claim(claim) else {
             continue;
@@ -114,13 +136,42 @@ pub fn origin_headers(
         };
         let header = format!("{IDENTITY_PREFIX}claim-{}", claim.to_ascii_lowercase());
         if let Ok(name) = HeaderName::from_bytes(header.as_bytes()) {
-            out.insert(name, identity_value(&text));
+            put(name, identity_value(&text));
         }
     }
     if let Some(secret) = &settings.origin_authorization {
         if let Ok(value) = HeaderValue::from_str(secret.expose()) {
-            out.insert(AUTHORIZATION, value);
+            put(AUTHORIZATION, value);
         }
+    }
+    HeaderEdits { remove, set }
+}
+
+/// The headers sent to the origin for an allowed request: [`header_edits`] applied to
+/// `incoming`.
+pub fn origin_headers(
+    incoming: &HeaderMap,
+    token: &VerifiedToken,
+    settings: &Settings,
+) -> HeaderMap {
+    let connection: Vec<&str> = incoming
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let connection = connection.join(",");
+    let edits = header_edits(
+        incoming.keys().map(HeaderName::as_str),
+        Some(&connection),
+        token,
+        settings,
+    );
+    let mut out = incoming.clone();
+    for name in &edits.remove {
+        out.remove(name.as_str());
+    }
+    for (name, value) in edits.set {
+        out.insert(name, value);
     }
     out
 }

@@ -48,7 +48,7 @@ pub struct LogLine {
     pub granted: Vec<String>,
     /// Wall time in the gate, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<f64>,
+    pub duration_ms: Option<u64>,
 }
 
 impl LogLine {

@@ -3,10 +3,12 @@
 //! Split in two so that the adapter can do I/O in between and the core stays synchronous on
 //! preloaded data wherever it can:
 //!
-//! 1. [`precheck`] (sync): `Origin`, rules availability, body size, credential, token
-//!    structure, JSON-RPC inspection and the scopes the request needs.
+//! 1. [`precheck`] (sync): `Origin`, rules availability, body size, credential, JSON-RPC
+//!    inspection and the scopes the request needs; then the token: recalled from the
+//!    verified-token cache (see [`recall_from`]), or its structure checked.
 //!    → the adapter may now refresh the key set if the token's `kid` is unknown.
-//! 2. [`authorize`] (async only for the signature check): verify, then check the grant.
+//! 2. [`authorize`] (async only for the signature check): verify (unless recalled), then
+//!    check the grant.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -98,9 +100,20 @@ impl Refusal {
     }
 }
 
+/// The token after [`precheck`].
+// Built once per request and moved once into `authorize`: boxing the large variant would only
+// add an allocation on every cache miss.
+#[allow(clippy::large_enum_variant)]
+enum TokenStage<'r> {
+    /// Seen and verified before under the current key set: no parsing, no signature check.
+    Recalled(Arc<VerifiedToken>),
+    /// Structure checked; the signature and claims are still to be verified.
+    Untrusted(UntrustedJwt<'r>),
+}
+
 /// Result of [`precheck`]: everything known before the signature check.
 pub struct Prechecked<'r> {
-    jwt: UntrustedJwt<'r>,
+    token: TokenStage<'r>,
     cache_key: TokenKey,
     token_len: usize,
     requirement: Result<Requirement, GateError>,
@@ -110,19 +123,26 @@ pub struct Prechecked<'r> {
 }
 
 impl Prechecked<'_> {
-    /// The untrusted `kid`, to decide whether the key set needs a refresh.
+    /// The untrusted `kid`, to decide whether the key set needs a refresh (none for a
+    /// recalled token).
     pub fn kid(&self) -> Option<&str> {
-        self.jwt.kid()
+        match &self.token {
+            TokenStage::Recalled(_) => None,
+            TokenStage::Untrusted(jwt) => jwt.kid(),
+        }
     }
 
     /// Whether `keys` has no key for this token in a way a refresh could fix: an unknown
     /// `kid`, or no key at all for a `kid`-less token's algorithm. (A key of the wrong type,
     /// or an ambiguous set, is not fixed by fetching the same set again.)
     pub fn key_missing_from(&self, keys: &KeySet) -> bool {
-        matches!(
-            keys.select(self.jwt.kid(), self.jwt.algorithm()),
-            Err(KeyLookupError::UnknownKid | KeyLookupError::NoUniqueKeyWithoutKid)
-        )
+        match &self.token {
+            TokenStage::Recalled(_) => false,
+            TokenStage::Untrusted(jwt) => matches!(
+                keys.select(jwt.kid(), jwt.algorithm()),
+                Err(KeyLookupError::UnknownKid | KeyLookupError::NoUniqueKeyWithoutKid)
+            ),
+        }
     }
 }
 
@@ -173,11 +193,29 @@ fn requirement(
     }
 }
 
+/// How [`precheck`] looks a token up in the verified-token cache: `cache` entries verified
+/// under `keys`' generation, still valid at `now_ms` (expiry is checked on every hit).
+pub fn recall_from<'c>(
+    cache: &'c RefCell<TokenCache>,
+    keys: Option<&'c KeySet>,
+    now_ms: u64,
+) -> impl FnOnce(&TokenKey) -> Option<Arc<VerifiedToken>> + 'c {
+    move |key| {
+        let generation = keys?.generation();
+        cache.borrow_mut().get(key, now_ms, generation)
+    }
+}
+
 /// Stage 1: checks that need no key and no I/O.
+///
+/// `recall` looks the token up among tokens verified before (see [`recall_from`]); a hit
+/// skips parsing the token and, in [`authorize`], its signature check. The cache key is a
+/// hash of the whole token, so a hit is the exact token verified before.
 pub fn precheck<'r>(
     req: &ProtectedRequest<'r>,
     settings: &Settings,
     rules: RulesView<'_>,
+    recall: impl FnOnce(&TokenKey) -> Option<Arc<VerifiedToken>>,
 ) -> Result<Prechecked<'r>, Box<Refusal>> {
     let mut log = base_log(req);
     let mut context = ChallengeContext {
@@ -244,13 +282,17 @@ pub fn precheck<'r>(
             ))
         }
     };
-    let jwt = match verify::parse(&credential, settings) {
-        Ok(jwt) => jwt,
-        Err(e) => return Err(refuse(GateError::Token(e), context, log, browser_origin)),
+    let cache_key = TokenCache::key(credential.as_str());
+    let token = match recall(&cache_key) {
+        Some(token) => TokenStage::Recalled(token),
+        None => match verify::parse(&credential, settings) {
+            Ok(jwt) => TokenStage::Untrusted(jwt),
+            Err(e) => return Err(refuse(GateError::Token(e), context, log, browser_origin)),
+        },
     };
     Ok(Prechecked {
-        jwt,
-        cache_key: TokenCache::key(credential.as_str()),
+        token,
+        cache_key,
         token_len: credential.as_str().len(),
         requirement,
         browser_origin,
@@ -259,11 +301,13 @@ pub fn precheck<'r>(
     })
 }
 
-/// Stage 2: signature and claims (or a verified-token cache hit), then the scope grant.
+/// Stage 2: signature and claims (unless the token was recalled from the verified-token
+/// cache), then the scope grant.
 ///
-/// The cache is borrowed only around `get` and `insert`, never across the signature check's
-/// `await`. Entries are bound to the key set's generation, so a changed key set invalidates
-/// them; scopes and rules are checked on every request, hit or not.
+/// A newly verified token is cached; the cache is borrowed only around that `insert`, never
+/// across the signature check's `await`. Entries are bound to the key set's generation, so a
+/// changed key set invalidates them; scopes and rules are checked on every request, recalled
+/// or not.
 pub async fn authorize<V: SignatureVerifier>(
     pre: Prechecked<'_>,
     settings: &Settings,
@@ -273,7 +317,7 @@ pub async fn authorize<V: SignatureVerifier>(
     now_ms: u64,
 ) -> Result<Allowed, Box<Refusal>> {
     let Prechecked {
-        jwt,
+        token,
         cache_key,
         token_len,
         requirement,
@@ -282,30 +326,31 @@ pub async fn authorize<V: SignatureVerifier>(
         mut log,
     } = pre;
     let generation = keys.generation();
-    let cached = cache.borrow_mut().get(&cache_key, now_ms, generation);
-    let token = match cached {
-        Some(token) => token,
-        None => match verify::verify(&jwt, keys, verifier, settings, now_ms).await {
-            Ok(token) => {
-                let token = Arc::new(token);
-                cache.borrow_mut().insert(
-                    cache_key,
-                    Arc::clone(&token),
-                    token_len,
-                    now_ms,
-                    generation,
-                );
-                token
+    let token = match token {
+        TokenStage::Recalled(token) => token,
+        TokenStage::Untrusted(jwt) => {
+            match verify::verify(&jwt, keys, verifier, settings, now_ms).await {
+                Ok(token) => {
+                    let token = Arc::new(token);
+                    cache.borrow_mut().insert(
+                        cache_key,
+                        Arc::clone(&token),
+                        token_len,
+                        now_ms,
+                        generation,
+                    );
+                    token
+                }
+                Err(e) => {
+                    return Err(Box::new(Refusal {
+                        error: GateError::Token(e),
+                        context,
+                        browser_origin,
+                        log,
+                    }))
+                }
             }
-            Err(e) => {
-                return Err(Box::new(Refusal {
-                    error: GateError::Token(e),
-                    context,
-                    browser_origin,
-                    log,
-                }))
-            }
-        },
+        }
     };
     log.iss = Some(token.issuer().to_owned());
     log.sub = token.subject().map(str::to_owned);

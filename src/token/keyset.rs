@@ -31,6 +31,9 @@ pub struct KeyEntry {
     pub alg: Option<Algorithm>,
     /// Public key material only.
     pub jwk: JsonWebKey<'static>,
+    /// `jwk` as JSON text, serialised once when the set is parsed: WebCrypto imports it, and
+    /// the adapter's imported-key cache is keyed by it (per verification, no re-serialising).
+    public_jwk_text: String,
 }
 
 impl KeyEntry {
@@ -39,9 +42,9 @@ impl KeyEntry {
         self.kind == alg.key_kind() && self.alg.is_none_or(|own| own == alg)
     }
 
-    /// The public key as JWK JSON members (for WebCrypto's `importKey("jwk", …)`).
-    pub fn public_jwk_json(&self) -> Value {
-        serde_json::to_value(&self.jwk).unwrap_or(Value::Null)
+    /// The public key as JWK JSON text (for WebCrypto's `importKey("jwk", …)`).
+    pub fn public_jwk_json(&self) -> &str {
+        &self.public_jwk_text
     }
 }
 
@@ -277,11 +280,14 @@ fn parse_key(key: &Value) -> Result<KeyEntry, SkipReason> {
     let jwk: JsonWebKey<'static> =
         serde_json::from_value(key.clone()).map_err(|e| SkipReason::Malformed(e.to_string()))?;
     check_material(&jwk)?;
+    let public_jwk_text =
+        serde_json::to_string(&jwk).map_err(|e| SkipReason::Malformed(e.to_string()))?;
     Ok(KeyEntry {
         kid: text("kid")?.map(str::to_owned),
         kind,
         alg,
         jwk,
+        public_jwk_text,
     })
 }
 
