@@ -387,6 +387,141 @@ fn the_origin_sees_the_identity_and_never_the_token() {
 }
 
 #[test]
+fn header_edits_from_names_as_the_runtime_lists_them() {
+    // The adapter passes lowercase names (as the runtime's `Headers.keys()` lists them) and
+    // the `Connection` value; the edits must equal what `origin_headers` does to a map.
+    let token = bearer("mcp:read");
+    let allowed = run(
+        Method::POST,
+        &headers(&[("authorization", &token)]),
+        &call("echo"),
+        &settings(&[]),
+        RulesView::Authenticated,
+    )
+    .unwrap();
+    let s = settings(&[("ORIGIN_AUTHORIZATION", "Bearer origin-secret")]);
+    let names = [
+        "authorization",
+        "connection",
+        "content-type",
+        "host",
+        "mcp-session-id",
+        "x-hop",
+        "x-mcp-auth-issuer",
+        "x-mcp-auth-subject",
+    ];
+    let edits = forward::header_edits(names, Some("keep-alive, X-Hop"), &allowed.token, &s);
+    let mut removed = edits.remove.clone();
+    removed.sort();
+    assert_eq!(
+        removed,
+        [
+            "authorization",
+            "connection",
+            "host",
+            "x-hop",
+            "x-mcp-auth-issuer",
+            "x-mcp-auth-subject"
+        ]
+    );
+    let set: Vec<(&str, &str)> = edits
+        .set
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+        .collect();
+    assert!(set.contains(&("x-mcp-auth-subject", "user-1")));
+    assert!(set.contains(&("x-mcp-auth-issuer", ISS)));
+    assert!(set.contains(&("authorization", "Bearer origin-secret")));
+    // Each name is set once, so applying the edits in order is unambiguous.
+    let mut set_names: Vec<&str> = set.iter().map(|(n, _)| *n).collect();
+    set_names.dedup();
+    assert_eq!(set_names.len(), set.len());
+
+    // Without ORIGIN_AUTHORIZATION, FORWARD_TOKEN keeps the client's Authorization.
+    let passthrough = settings(&[("FORWARD_TOKEN", "true")]);
+    let edits = forward::header_edits(names, None, &allowed.token, &passthrough);
+    assert!(!edits.remove.iter().any(|n| n == "authorization"));
+    assert!(edits.set.iter().all(|(n, _)| n != "authorization"));
+}
+
+#[test]
+fn cors_edits_on_relayed_responses() {
+    use mcp_gate::gate::cors::{self, BrowserOrigin, HeaderEdit};
+    let origin = BrowserOrigin::Allowed(HeaderValue::from_static("https://app.example.com"));
+    let edits = cors::response_edits(&origin);
+    assert!(edits.contains(&HeaderEdit::Set(
+        HeaderName::from_static("access-control-allow-origin"),
+        HeaderValue::from_static("https://app.example.com")
+    )));
+    assert!(edits.contains(&HeaderEdit::Append(
+        http::header::VARY,
+        HeaderValue::from_static("Origin")
+    )));
+    let mut relayed = headers(&[("vary", "Accept"), ("mcp-session-id", "s-1")]);
+    cors::decorate(&mut relayed, &origin);
+    assert_eq!(
+        relayed.get_all("vary").iter().count(),
+        2,
+        "Vary is appended"
+    );
+    assert_eq!(
+        relayed["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert!(cors::response_edits(&BrowserOrigin::Absent).is_empty());
+    assert!(cors::response_edits(&BrowserOrigin::Forbidden).is_empty());
+}
+
+#[test]
+fn a_recalled_token_is_not_parsed_or_verified_again() {
+    // Recall is keyed by a hash of the exact token, so a hit is a token verified before;
+    // here a recall that answers for anything shows that nothing of the token is re-read.
+    let s = settings(&[]);
+    let verified = run(
+        Method::POST,
+        &headers(&[("authorization", &bearer("mcp:read"))]),
+        &call("echo"),
+        &s,
+        RulesView::Authenticated,
+    )
+    .unwrap()
+    .token;
+    let incoming = headers(&[("authorization", "Bearer not-a-jwt")]);
+    let body = call("echo");
+    let request = ProtectedRequest {
+        method: &Method::POST,
+        path: "/mcp",
+        headers: &incoming,
+        body: body.as_bytes(),
+        declared_length: None,
+        own_origin: OWN,
+    };
+    let Err(refusal) = pipeline::precheck(&request, &s, RulesView::Authenticated, |_| None) else {
+        panic!("a malformed token is refused when not recalled");
+    };
+    assert!(matches!(refusal.error, GateError::Token(_)));
+    let pre = pipeline::precheck(&request, &s, RulesView::Authenticated, |_| {
+        Some(std::sync::Arc::clone(&verified))
+    })
+    .ok()
+    .expect("recalled");
+    assert!(pre.kid().is_none() && !pre.key_missing_from(&KeySet::default()));
+    let verifier = CountingVerifier(std::cell::Cell::new(0));
+    let allowed = pollster::block_on(pipeline::authorize(
+        pre,
+        &s,
+        &KeySet::default(),
+        &verifier,
+        &RefCell::new(TokenCache::new()),
+        NOW as u64 * 1000,
+    ))
+    .ok()
+    .expect("allowed");
+    assert_eq!(verifier.0.get(), 0);
+    assert_eq!(allowed.token.subject(), Some("user-1"));
+}
+
+#[test]
 fn invalid_settings_fail_closed_naming_the_setting() {
     let error = GateError::Settings(SettingsError::Missing("ORIGIN"));
     let response = error.respond(&Default::default());
