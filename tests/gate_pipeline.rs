@@ -500,11 +500,11 @@ fn a_recalled_token_is_not_parsed_or_verified_again() {
         panic!("a malformed token is refused when not recalled");
     };
     assert!(matches!(refusal.error, GateError::Token(_)));
-    let pre = pipeline::precheck(&request, &s, RulesView::Authenticated, |_| {
+    let Ok(pre) = pipeline::precheck(&request, &s, RulesView::Authenticated, |_| {
         Some(std::sync::Arc::clone(&verified))
-    })
-    .ok()
-    .expect("recalled");
+    }) else {
+        panic!("a recalled token passes the precheck");
+    };
     assert!(pre.kid().is_none() && !pre.key_missing_from(&KeySet::default()));
     let verifier = CountingVerifier(std::cell::Cell::new(0));
     let allowed = pollster::block_on(pipeline::authorize(
@@ -515,8 +515,7 @@ fn a_recalled_token_is_not_parsed_or_verified_again() {
         &RefCell::new(TokenCache::new()),
         NOW as u64 * 1000,
     ))
-    .ok()
-    .expect("allowed");
+    .unwrap_or_else(|_| panic!("a recalled token is allowed"));
     assert_eq!(verifier.0.get(), 0);
     assert_eq!(allowed.token.subject(), Some("user-1"));
 }
