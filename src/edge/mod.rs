@@ -195,14 +195,24 @@ fn log(mut line: LogLine, started: u64) {
     web_sys::console::log_1(&JsValue::from_str(&line.to_json()));
 }
 
-/// The request body, read once into wasm memory.
-async fn read_body(req: &web_sys::Request) -> Vec<u8> {
+/// A request body read once: its bytes in wasm memory for the core, and the runtime's own
+/// buffer, which is what the origin receives (the same bytes, never copied back out of wasm).
+#[derive(Default)]
+struct Body {
+    bytes: Vec<u8>,
+    buffer: Option<js_sys::ArrayBuffer>,
+}
+
+async fn read_body(req: &web_sys::Request) -> Body {
     let Ok(promise) = req.array_buffer() else {
-        return Vec::new();
+        return Body::default();
     };
     match JsFuture::from(promise).await {
-        Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
-        Err(_) => Vec::new(),
+        Ok(buffer) => Body {
+            bytes: js_sys::Uint8Array::new(&buffer).to_vec(),
+            buffer: Some(buffer.into()),
+        },
+        Err(_) => Body::default(),
     }
 }
 
@@ -226,8 +236,8 @@ async fn protected(
         .and_then(|v| v.parse::<usize>().ok());
     let read_body = async {
         match declared {
-            Some(n) if n > settings.max_body_bytes => Vec::new(),
-            _ if method == Method::GET || method == Method::HEAD => Vec::new(),
+            Some(n) if n > settings.max_body_bytes => Body::default(),
+            _ if method == Method::GET || method == Method::HEAD => Body::default(),
             _ => read_body(&req).await,
         }
     };
@@ -257,7 +267,7 @@ async fn protected(
         method: &method,
         path: &url.path,
         headers: &headers,
-        body: &body,
+        body: &body.bytes,
         declared_length: declared,
         own_origin: &own_origin,
     };
@@ -306,7 +316,7 @@ async fn protected(
         &target,
         &method,
         &origin_headers,
-        &body,
+        body.buffer.as_ref(),
         settings.origin_timeout_seconds,
     )
     .await

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use http::Method;
-use js_sys::Uint8Array;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -73,15 +72,17 @@ pub async fn send(
     url: &str,
     method: &Method,
     headers: &Headers,
-    body: &[u8],
+    body: Option<&js_sys::ArrayBuffer>,
     timeout_seconds: u32,
 ) -> Result<Response, OriginFailure> {
     let init = RequestInit::new();
     init.set_method(method.as_str());
     init.set_headers(headers);
     init.set_redirect(RequestRedirect::Manual);
-    if !body.is_empty() && method != Method::GET && method != Method::HEAD {
-        init.set_body(&Uint8Array::from(body));
+    if let Some(body) = body.filter(|b| b.byte_length() > 0) {
+        if method != Method::GET && method != Method::HEAD {
+            init.set_body(body);
+        }
     }
     let deadline = Duration::from_secs(timeout_seconds.into());
     fetch_with_deadline(url, &init, deadline)

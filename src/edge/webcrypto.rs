@@ -18,6 +18,9 @@ const MAX_CACHED_KEYS: usize = 64;
 
 thread_local! {
     static IMPORTED: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
+    /// The `(importKey, verify)` algorithm objects per JWS algorithm, built once per isolate:
+    /// WebCrypto only reads them, so one object serves every call.
+    static ALGORITHMS: RefCell<HashMap<Algorithm, (Object, Object)>> = RefCell::new(HashMap::new());
 }
 
 /// Verifies with `crypto.subtle`.
@@ -41,8 +44,18 @@ fn hash_name(alg: Algorithm) -> &'static str {
     }
 }
 
-/// `(importKey algorithm, verify algorithm)` for a JWS algorithm.
+/// `(importKey algorithm, verify algorithm)` for a JWS algorithm, from the isolate's cache.
 fn algorithms(alg: Algorithm) -> (Object, Object) {
+    ALGORITHMS.with(|cache| {
+        cache
+            .borrow_mut()
+            .entry(alg)
+            .or_insert_with(|| build_algorithms(alg))
+            .clone()
+    })
+}
+
+fn build_algorithms(alg: Algorithm) -> (Object, Object) {
     let s = |v: &str| JsValue::from_str(v);
     let hash = s(hash_name(alg));
     match alg {
