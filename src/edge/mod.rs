@@ -76,7 +76,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         }?),
         Route::AuthorizationServerMetadata => {
             let document = match &settings {
-                Ok(s) => rarely(keys::as_metadata_document(&env, s)).await,
+                Ok(s) => apart(keys::as_metadata_document(&env, s)).await,
                 Err(_) => None,
             };
             from_http(as_metadata_response(document))
@@ -90,7 +90,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
             };
             from_http(cors::preflight(&origin, public))
         }
-        Route::Health => from_http(rarely(health(&env, started)).await),
+        Route::Health => from_http(apart(health(&env, started)).await),
         Route::Protected => {
             let settings = match settings {
                 Ok(s) => s,
@@ -111,7 +111,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
                     return from_http(response);
                 }
             };
-            protected(
+            apart(protected(
                 req,
                 &env,
                 &ctx,
@@ -122,16 +122,18 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
                 headers,
                 own_origin,
                 started,
-            )
+            ))
             .await
         }
     }
 }
 
-/// Runs a future of a rarely taken path behind a `dyn` pointer, so its state machine stays a
-/// function of its own instead of growing the request handler's: V8 compiles wasm functions on
-/// first call, and a fresh isolate's first request should compile only the code it runs.
-fn rarely<'a, T>(future: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Output = T> + 'a>> {
+/// Runs a future behind a `dyn` pointer, so that its state machine compiles to functions of
+/// its own instead of being inlined into its caller's `poll`. V8 compiles each wasm function
+/// whole on its first call: one `poll` holding every route and stage made a fresh isolate's
+/// first request compile all of them (tens of KB) even to answer a 401. Used for the routes
+/// and for each stage of a protected request; it costs one small allocation per use.
+fn apart<'a, T>(future: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Output = T> + 'a>> {
     Box::pin(future)
 }
 
@@ -253,8 +255,12 @@ async fn protected(
     };
     // The body and both KV reads (when due) run concurrently: a fresh isolate pays one round
     // trip, not three.
-    let (body, keys, rules_slot) =
-        futures_util::future::join3(read_body, load_keys, state::load_rules(env, started)).await;
+    let (body, keys, rules_slot) = futures_util::future::join3(
+        apart(read_body),
+        apart(load_keys),
+        apart(state::load_rules(env, started)),
+    )
+    .await;
     if keys.is_some() {
         keys::refresh_if_stale(settings, ctx, env);
     }
@@ -286,17 +292,46 @@ async fn protected(
     };
     // The only I/O between the two stages: an unknown `kid` may mean the keys rotated.
     let keys = if pre.key_missing_from(&keys) {
-        rarely(keys::on_unknown_kid(env, settings, pre.kid())).await
+        apart(keys::on_unknown_kid(env, settings, pre.kid())).await
     } else {
         keys
     };
-    let allowed =
-        match pipeline::authorize(pre, settings, &keys, &WebCryptoVerifier, &cache, now_ms()).await
-        {
-            Ok(allowed) => allowed,
-            Err(refusal) => return refuse(*refusal, started),
-        };
+    let allowed = match apart(pipeline::authorize(
+        pre,
+        settings,
+        &keys,
+        &WebCryptoVerifier,
+        &cache,
+        now_ms(),
+    ))
+    .await
+    {
+        Ok(allowed) => allowed,
+        Err(refusal) => return refuse(*refusal, started),
+    };
 
+    apart(forward_allowed(
+        allowed,
+        settings,
+        &method,
+        &url,
+        raw_headers,
+        body.buffer.as_ref(),
+        started,
+    ))
+    .await
+}
+
+/// Sends an allowed request to the origin and relays its response (SPEC §6).
+async fn forward_allowed(
+    allowed: pipeline::Allowed,
+    settings: &Settings,
+    method: &Method,
+    url: &request_line::RequestUrl,
+    raw_headers: &web_sys::Headers,
+    body: Option<&js_sys::ArrayBuffer>,
+    started: u64,
+) -> Result<web_sys::Response> {
     let target = forward::origin_url(settings, &url.path, url.query.as_deref());
     let origin_headers = match convert::origin_headers(raw_headers, &allowed.token, settings) {
         Ok(headers) => headers,
@@ -312,13 +347,13 @@ async fn protected(
         }
     };
     let mut line = allowed.log;
-    match origin::send(
+    match apart(origin::send(
         &target,
-        &method,
+        method,
         &origin_headers,
-        body.buffer.as_ref(),
+        body,
         settings.origin_timeout_seconds,
-    )
+    ))
     .await
     {
         Ok(response) => {
