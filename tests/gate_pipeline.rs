@@ -46,6 +46,18 @@ fn bearer(scope: &str) -> String {
     format!("Bearer {}", rs256(c))
 }
 
+/// A request to `/mcp` of the gate at [`OWN`].
+fn request<'a>(method: &'a Method, headers: &'a HeaderMap, body: &'a str) -> ProtectedRequest<'a> {
+    ProtectedRequest {
+        method,
+        path: "/mcp",
+        headers,
+        body: body.as_bytes(),
+        declared_length: None,
+        own_origin: OWN,
+    }
+}
+
 fn run(
     method: Method,
     headers: &HeaderMap,
@@ -53,14 +65,7 @@ fn run(
     settings: &Settings,
     rules: RulesView<'_>,
 ) -> Result<Allowed, Box<Refusal>> {
-    let request = ProtectedRequest {
-        method: &method,
-        path: "/mcp",
-        headers,
-        body: body.as_bytes(),
-        declared_length: None,
-        own_origin: OWN,
-    };
+    let request = request(&method, headers, body);
     let pre = pipeline::precheck(&request, settings, rules, |_| None)?;
     pollster::block_on(pipeline::authorize(
         pre,
@@ -488,14 +493,7 @@ fn a_recalled_token_is_not_parsed_or_verified_again() {
     .token;
     let incoming = headers(&[("authorization", "Bearer not-a-jwt")]);
     let body = call("echo");
-    let request = ProtectedRequest {
-        method: &Method::POST,
-        path: "/mcp",
-        headers: &incoming,
-        body: body.as_bytes(),
-        declared_length: None,
-        own_origin: OWN,
-    };
+    let request = request(&Method::POST, &incoming, &body);
     let Err(refusal) = pipeline::precheck(&request, &s, RulesView::Authenticated, |_| None) else {
         panic!("a malformed token is refused when not recalled");
     };
@@ -561,14 +559,7 @@ fn repeated_tokens_are_served_from_the_cache_and_scopes_are_still_checked() {
     let attempt = |tool: &str, keys: &KeySet, now_ms: u64| {
         let incoming = headers(&[("authorization", &token)]);
         let body = call(tool);
-        let request = ProtectedRequest {
-            method: &Method::POST,
-            path: "/mcp",
-            headers: &incoming,
-            body: body.as_bytes(),
-            declared_length: None,
-            own_origin: OWN,
-        };
+        let request = request(&Method::POST, &incoming, &body);
         let recall = pipeline::recall_from(&cache, Some(keys), now_ms);
         let pre = pipeline::precheck(&request, &s, RulesView::Document(&rules), recall)
             .map_err(|r| r.error)?;
