@@ -29,6 +29,9 @@
 //!   `none` or HMAC) and fit the type of the key the server picked.
 //! - Keys are never taken from the token (`jku`, `jwk`, `x5u`, `x5c` are ignored).
 //! - Tokens, `Authorization` values and secrets are never logged or echoed.
+//! - A token verified before may be recalled from the isolate's verified-token cache
+//!   ([`token::cache`], keyed by its SHA-256, bound to the key set's generation): a recall
+//!   skips parsing and the signature, never the `exp` check nor the scope rules.
 //!
 //! The core (everything outside [`edge`]) is platform-free and tested natively; [`edge`] is
 //! the thin Worker adapter (KV, fetch, WebCrypto, clock), compiled only for wasm32.
