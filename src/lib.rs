@@ -33,7 +33,7 @@
 //!   ([`token::cache`], keyed by its SHA-256, bound to the key set's generation): a recall
 //!   skips parsing and the signature, never the `exp` check nor the scope rules.
 //!
-//! The core (everything outside [`edge`]) is platform-free and tested natively; [`edge`] is
+//! The core (everything outside `edge`) is platform-free and tested natively; `edge` is
 //! the thin Worker adapter (KV, fetch, WebCrypto, clock), compiled only for wasm32.
 
 pub mod gate;
