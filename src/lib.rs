@@ -6,7 +6,7 @@
 //!
 //! Every request flows one way:
 //!
-//! 1. **route** ([`gate::route`]): discovery documents, CORS preflight and `/healthz` are
+//! 1. **route** ([`gate::route()`]): discovery documents, CORS preflight and `/healthz` are
 //!    answered without a token; everything else is protected.
 //! 2. **extract** ([`token::extract`]): exactly one `Authorization: Bearer` credential.
 //! 3. **verify** ([`token::verify`]): structure, key chosen from the server's own key set by
