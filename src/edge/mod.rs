@@ -173,10 +173,13 @@ async fn health(env: &Env, now: u64) -> http::Response<Vec<u8>> {
     };
     let h = response.headers_mut();
     h.insert(
-        "content-type",
+        http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
-    h.insert("cache-control", http::HeaderValue::from_static("no-store"));
+    h.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
     response
 }
 

@@ -5,7 +5,10 @@
 //! (DNS-rebinding and cross-site protection the MCP transport asks servers for). Responses to
 //! allowed origins, challenges included, expose the headers an MCP client must read.
 
-use http::header::{HeaderMap, HeaderName, HeaderValue, ORIGIN, VARY};
+use http::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS,
+    ACCESS_CONTROL_MAX_AGE, ALLOW, ORIGIN, VARY,
+};
 use http::{Response, StatusCode};
 
 use crate::settings::Settings;
@@ -72,12 +75,9 @@ pub enum HeaderEdit {
 pub fn response_edits(origin: &BrowserOrigin) -> Vec<HeaderEdit> {
     match origin {
         BrowserOrigin::Allowed(value) => vec![
+            HeaderEdit::Set(ACCESS_CONTROL_ALLOW_ORIGIN, value.clone()),
             HeaderEdit::Set(
-                HeaderName::from_static("access-control-allow-origin"),
-                value.clone(),
-            ),
-            HeaderEdit::Set(
-                HeaderName::from_static("access-control-expose-headers"),
+                ACCESS_CONTROL_EXPOSE_HEADERS,
                 HeaderValue::from_static(EXPOSE_HEADERS),
             ),
             HeaderEdit::Append(VARY, HeaderValue::from_static("Origin")),
@@ -97,7 +97,7 @@ pub fn preflight(origin: &BrowserOrigin, public: bool) -> Response<Vec<u8>> {
             *response.status_mut() = StatusCode::NO_CONTENT;
             response
                 .headers_mut()
-                .insert("allow", HeaderValue::from_static(ALLOW_METHODS));
+                .insert(ALLOW, HeaderValue::from_static(ALLOW_METHODS));
             return response;
         }
         (BrowserOrigin::Forbidden, false) => {
@@ -109,7 +109,7 @@ pub fn preflight(origin: &BrowserOrigin, public: bool) -> Response<Vec<u8>> {
     let mut response = Response::new(Vec::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
-    headers.insert("access-control-allow-origin", allow_origin);
+    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
     headers.insert(
         "access-control-allow-methods",
         HeaderValue::from_static(ALLOW_METHODS),
@@ -122,7 +122,7 @@ pub fn preflight(origin: &BrowserOrigin, public: bool) -> Response<Vec<u8>> {
         "access-control-expose-headers",
         HeaderValue::from_static(EXPOSE_HEADERS),
     );
-    headers.insert("access-control-max-age", HeaderValue::from_static("86400"));
+    headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
     headers.append(VARY, HeaderValue::from_static("Origin"));
     response
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use serde::Serialize;
 
@@ -254,7 +254,7 @@ pub fn json_response(
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
         headers.insert(WWW_AUTHENTICATE, value);
     }
