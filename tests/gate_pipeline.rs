@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use common::*;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use mcp_gate::gate::forward;
+use mcp_gate::gate::header_edit::HeaderEdit;
 use mcp_gate::gate::pipeline::{self, Allowed, ProtectedRequest, Refusal, RulesView};
 use mcp_gate::gate::GateError;
 use mcp_gate::rules::RuleSet;
@@ -416,7 +417,15 @@ fn header_edits_from_names_as_the_runtime_lists_them() {
         "x-mcp-auth-subject",
     ];
     let edits = forward::header_edits(names, Some("keep-alive, X-Hop"), &allowed.token, &s);
-    let mut removed = edits.remove.clone();
+    // Every removal comes before every set, so a set header is never removed again.
+    let first_set = edits
+        .iter()
+        .position(|e| matches!(e, HeaderEdit::Set(..)))
+        .unwrap();
+    assert!(edits[first_set..]
+        .iter()
+        .all(|e| matches!(e, HeaderEdit::Set(..))));
+    let mut removed = removed_names(&edits);
     removed.sort();
     assert_eq!(
         removed,
@@ -429,29 +438,48 @@ fn header_edits_from_names_as_the_runtime_lists_them() {
             "x-mcp-auth-subject"
         ]
     );
-    let set: Vec<(&str, &str)> = edits
-        .set
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
-        .collect();
+    let set = set_headers(&edits);
     assert!(set.contains(&("x-mcp-auth-subject", "user-1")));
     assert!(set.contains(&("x-mcp-auth-issuer", ISS)));
     assert!(set.contains(&("authorization", "Bearer origin-secret")));
     // Each name is set once, so applying the edits in order is unambiguous.
     let mut set_names: Vec<&str> = set.iter().map(|(n, _)| *n).collect();
+    set_names.sort();
     set_names.dedup();
     assert_eq!(set_names.len(), set.len());
 
     // Without ORIGIN_AUTHORIZATION, FORWARD_TOKEN keeps the client's Authorization.
     let passthrough = settings(&[("FORWARD_TOKEN", "true")]);
     let edits = forward::header_edits(names, None, &allowed.token, &passthrough);
-    assert!(!edits.remove.iter().any(|n| n == "authorization"));
-    assert!(edits.set.iter().all(|(n, _)| n != "authorization"));
+    assert!(!removed_names(&edits).contains(&"authorization"));
+    assert!(set_headers(&edits)
+        .iter()
+        .all(|(n, _)| *n != "authorization"));
+}
+
+fn removed_names(edits: &[HeaderEdit]) -> Vec<&str> {
+    edits
+        .iter()
+        .filter_map(|e| match e {
+            HeaderEdit::Remove(name) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn set_headers(edits: &[HeaderEdit]) -> Vec<(&str, &str)> {
+    edits
+        .iter()
+        .filter_map(|e| match e {
+            HeaderEdit::Set(name, value) => Some((name.as_str(), value.to_str().unwrap())),
+            _ => None,
+        })
+        .collect()
 }
 
 #[test]
 fn cors_edits_on_relayed_responses() {
-    use mcp_gate::gate::cors::{self, BrowserOrigin, HeaderEdit};
+    use mcp_gate::gate::cors::{self, BrowserOrigin};
     let origin = BrowserOrigin::Allowed(HeaderValue::from_static("https://app.example.com"));
     let edits = cors::response_edits(&origin);
     assert!(edits.contains(&HeaderEdit::Set(

@@ -9,11 +9,12 @@ use wasm_bindgen::JsValue;
 use web_sys::{Headers, Response, ResponseInit};
 
 use crate::gate::forward;
+use crate::gate::header_edit::HeaderEdit;
 use crate::settings::Settings;
 use crate::token::VerifiedToken;
 
 /// The headers the origin receives: the incoming ones copied inside the runtime, then the
-/// core's [`forward::header_edits`] applied. Only the header names (one JSON string) and the
+/// core's [`forward::header_edits`] applied ([`apply_edits`]). Only the header names (one JSON string) and the
 /// `Connection` value cross into wasm; the client's token never does again.
 pub fn origin_headers(
     incoming: &Headers,
@@ -32,17 +33,27 @@ pub fn origin_headers(
         settings,
     );
     let out = Headers::new_with_headers(incoming)?;
-    for name in &edits.remove {
-        out.delete(name)?;
-    }
-    for (name, value) in &edits.set {
-        // Set values are `HeaderValue`s the core built from visible ASCII.
-        let value = value
-            .to_str()
-            .map_err(|_| JsValue::from_str("identity header value"))?;
-        out.set(name.as_str(), value)?;
-    }
+    apply_edits(&out, &edits)?;
     Ok(out)
+}
+
+/// Applies the core's edits to runtime headers, in order (see [`HeaderEdit`]). The values are
+/// `HeaderValue`s the core built from visible ASCII; one the runtime refused fails the whole
+/// call, so that nothing is passed on with only some of its edits.
+pub fn apply_edits(headers: &Headers, edits: &[HeaderEdit]) -> Result<(), JsValue> {
+    fn text(value: &HeaderValue) -> Result<&str, JsValue> {
+        value
+            .to_str()
+            .map_err(|_| JsValue::from_str("header value is not visible ASCII"))
+    }
+    for edit in edits {
+        match edit {
+            HeaderEdit::Remove(name) => headers.delete(name)?,
+            HeaderEdit::Set(name, value) => headers.set(name.as_str(), text(value)?)?,
+            HeaderEdit::Append(name, value) => headers.append(name.as_str(), text(value)?)?,
+        }
+    }
+    Ok(())
 }
 
 /// The request headers the gate reads before it forwards (`Authorization`, `Origin`,

@@ -16,7 +16,8 @@ use web_sys::{
 };
 use worker::Delay;
 
-use crate::gate::cors::HeaderEdit;
+use super::convert::apply_edits;
+use crate::gate::header_edit::HeaderEdit;
 
 /// How the origin call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,14 +98,7 @@ pub async fn send(
 /// untouched. The headers are copied inside the runtime; only the edits cross from wasm.
 pub fn with_edits(response: &Response, edits: &[HeaderEdit]) -> Option<Response> {
     let headers = Headers::new_with_headers(&response.headers()).ok()?;
-    for edit in edits {
-        let (HeaderEdit::Set(name, value) | HeaderEdit::Append(name, value)) = edit;
-        let value = value.to_str().ok()?;
-        match edit {
-            HeaderEdit::Set(..) => headers.set(name.as_str(), value).ok()?,
-            HeaderEdit::Append(..) => headers.append(name.as_str(), value).ok()?,
-        }
-    }
+    apply_edits(&headers, edits).ok()?;
     let init = ResponseInit::new();
     init.set_status(response.status());
     init.set_status_text(&response.status_text());

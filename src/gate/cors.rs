@@ -6,10 +6,12 @@
 //! allowed origins, challenges included, expose the headers an MCP client must read.
 
 use http::header::{
-    HeaderMap, HeaderName, HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS,
+    HeaderMap, HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS,
     ACCESS_CONTROL_MAX_AGE, ALLOW, ORIGIN, VARY,
 };
 use http::{Response, StatusCode};
+
+use super::header_edit::{self, HeaderEdit};
 
 use crate::settings::Settings;
 
@@ -49,25 +51,7 @@ pub fn check(headers: &HeaderMap, own_origin: &str, settings: &Settings) -> Brow
 
 /// Adds the CORS response headers for an allowed origin.
 pub fn decorate(headers: &mut HeaderMap, origin: &BrowserOrigin) {
-    for edit in response_edits(origin) {
-        match edit {
-            HeaderEdit::Set(name, value) => {
-                headers.insert(name, value);
-            }
-            HeaderEdit::Append(name, value) => {
-                headers.append(name, value);
-            }
-        }
-    }
-}
-
-/// One change to a response's headers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HeaderEdit {
-    /// Replace any value of the header.
-    Set(HeaderName, HeaderValue),
-    /// Add a value, keeping those there.
-    Append(HeaderName, HeaderValue),
+    header_edit::apply(headers, response_edits(origin));
 }
 
 /// What [`decorate`] changes, as edits: the adapter applies them to the origin's response

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONNECTION};
 
+use super::header_edit::{self, HeaderEdit};
 use crate::settings::Settings;
 use crate::token::VerifiedToken;
 
@@ -62,28 +63,17 @@ pub fn identity_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(&escaped).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
 }
 
-/// How the incoming request headers become the origin's: first remove `remove` (lowercase
-/// names), then set each of `set` (replacing any value of that name).
-///
-/// Edits rather than a new map, so that the adapter can copy the incoming headers inside the
-/// runtime and change only these few, instead of moving every header (the client's token
-/// included) into wasm and back.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HeaderEdits {
-    /// Incoming header names the origin must not receive, lowercase, each once.
-    pub remove: Vec<String>,
-    /// Headers the gate sets: identity headers, forwarded claims, `ORIGIN_AUTHORIZATION`.
-    pub set: Vec<(HeaderName, HeaderValue)>,
-}
-
-/// The edits for an allowed request, from the incoming header `names` and the value of its
-/// `Connection` header (whose listed names are hop-by-hop too).
+/// How the incoming request headers become the origin's, from the incoming header `names` and
+/// the value of its `Connection` header (whose listed names are hop-by-hop too): first a
+/// [`HeaderEdit::Remove`] for each incoming header the origin must not receive (lowercase,
+/// each once), then a [`HeaderEdit::Set`] for each header the gate sets (identity headers,
+/// forwarded claims, `ORIGIN_AUTHORIZATION`; each name once).
 pub fn header_edits<'a>(
     names: impl IntoIterator<Item = &'a str>,
     connection: Option<&str>,
     token: &VerifiedToken,
     settings: &Settings,
-) -> HeaderEdits {
+) -> Vec<HeaderEdit> {
     let connection_listed: Vec<String> = connection
         .into_iter()
         .flat_map(|v| v.split(','))
@@ -144,7 +134,14 @@ pub fn header_edits<'a>(
             put(AUTHORIZATION, value);
         }
     }
-    HeaderEdits { remove, set }
+    remove
+        .into_iter()
+        .map(HeaderEdit::Remove)
+        .chain(
+            set.into_iter()
+                .map(|(name, value)| HeaderEdit::Set(name, value)),
+        )
+        .collect()
 }
 
 /// The headers sent to the origin for an allowed request: [`header_edits`] applied to
@@ -167,12 +164,7 @@ pub fn origin_headers(
         settings,
     );
     let mut out = incoming.clone();
-    for name in &edits.remove {
-        out.remove(name.as_str());
-    }
-    for (name, value) in edits.set {
-        out.insert(name, value);
-    }
+    header_edit::apply(&mut out, edits);
     out
 }
 

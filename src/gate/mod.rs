@@ -3,6 +3,7 @@
 
 pub mod cors;
 pub mod forward;
+pub mod header_edit;
 pub mod logline;
 pub mod metadata;
 pub mod pipeline;
