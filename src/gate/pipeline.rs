@@ -107,15 +107,18 @@ impl Refusal {
 enum TokenStage<'r> {
     /// Seen and verified before under the current key set: no parsing, no signature check.
     Recalled(Arc<VerifiedToken>),
-    /// Structure checked; the signature and claims are still to be verified.
-    Untrusted(UntrustedJwt<'r>),
+    /// Structure checked; the signature and claims are still to be verified, then the token
+    /// is cached under `cache_key` (charged `token_len` bytes).
+    Untrusted {
+        jwt: UntrustedJwt<'r>,
+        cache_key: TokenKey,
+        token_len: usize,
+    },
 }
 
 /// Result of [`precheck`]: everything known before the signature check.
 pub struct Prechecked<'r> {
     token: TokenStage<'r>,
-    cache_key: TokenKey,
-    token_len: usize,
     requirement: Result<Requirement, GateError>,
     browser_origin: BrowserOrigin,
     context: ChallengeContext,
@@ -128,7 +131,7 @@ impl Prechecked<'_> {
     pub fn kid(&self) -> Option<&str> {
         match &self.token {
             TokenStage::Recalled(_) => None,
-            TokenStage::Untrusted(jwt) => jwt.kid(),
+            TokenStage::Untrusted { jwt, .. } => jwt.kid(),
         }
     }
 
@@ -138,7 +141,7 @@ impl Prechecked<'_> {
     pub fn key_missing_from(&self, keys: &KeySet) -> bool {
         match &self.token {
             TokenStage::Recalled(_) => false,
-            TokenStage::Untrusted(jwt) => matches!(
+            TokenStage::Untrusted { jwt, .. } => matches!(
                 keys.select(jwt.kid(), jwt.algorithm()),
                 Err(KeyLookupError::UnknownKid | KeyLookupError::NoUniqueKeyWithoutKid)
             ),
@@ -286,14 +289,16 @@ pub fn precheck<'r>(
     let token = match recall(&cache_key) {
         Some(token) => TokenStage::Recalled(token),
         None => match verify::parse(&credential, settings) {
-            Ok(jwt) => TokenStage::Untrusted(jwt),
+            Ok(jwt) => TokenStage::Untrusted {
+                jwt,
+                cache_key,
+                token_len: credential.as_str().len(),
+            },
             Err(e) => return Err(refuse(GateError::Token(e), context, log, browser_origin)),
         },
     };
     Ok(Prechecked {
         token,
-        cache_key,
-        token_len: credential.as_str().len(),
         requirement,
         browser_origin,
         context,
@@ -318,39 +323,38 @@ pub async fn authorize<V: SignatureVerifier>(
 ) -> Result<Allowed, Box<Refusal>> {
     let Prechecked {
         token,
-        cache_key,
-        token_len,
         requirement,
         browser_origin,
         context,
         mut log,
     } = pre;
-    let generation = keys.generation();
     let token = match token {
         TokenStage::Recalled(token) => token,
-        TokenStage::Untrusted(jwt) => {
-            match verify::verify(&jwt, keys, verifier, settings, now_ms).await {
-                Ok(token) => {
-                    let token = Arc::new(token);
-                    cache.borrow_mut().insert(
-                        cache_key,
-                        Arc::clone(&token),
-                        token_len,
-                        now_ms,
-                        generation,
-                    );
-                    token
-                }
-                Err(e) => {
-                    return Err(Box::new(Refusal {
-                        error: GateError::Token(e),
-                        context,
-                        browser_origin,
-                        log,
-                    }))
-                }
+        TokenStage::Untrusted {
+            jwt,
+            cache_key,
+            token_len,
+        } => match verify::verify(&jwt, keys, verifier, settings, now_ms).await {
+            Ok(token) => {
+                let token = Arc::new(token);
+                cache.borrow_mut().insert(
+                    cache_key,
+                    Arc::clone(&token),
+                    token_len,
+                    now_ms,
+                    keys.generation(),
+                );
+                token
             }
-        }
+            Err(e) => {
+                return Err(Box::new(Refusal {
+                    error: GateError::Token(e),
+                    context,
+                    browser_origin,
+                    log,
+                }))
+            }
+        },
     };
     log.iss = Some(token.issuer().to_owned());
     log.sub = token.subject().map(str::to_owned);
