@@ -8,23 +8,25 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use wasm_bindgen::JsValue;
 use web_sys::{Headers, Response, ResponseInit};
 
+use super::glue;
 use crate::gate::forward;
 use crate::gate::header_edit::HeaderEdit;
 use crate::settings::Settings;
 use crate::token::VerifiedToken;
 
-/// The headers the origin receives: the incoming ones copied inside the runtime, then the
-/// core's [`forward::header_edits`] applied ([`apply_edits`]). Only the header names (one JSON string) and the
-/// `Connection` value cross into wasm; the client's token never does again.
+/// The headers the origin receives: the incoming ones copied inside the runtime with the
+/// core's [`forward::header_edits`] applied. Two calls cross the boundary: the header names
+/// come in as one JSON string, the edits go out as one; the client's token never crosses
+/// again.
 pub fn origin_headers(
     incoming: &Headers,
     token: &VerifiedToken,
     settings: &Settings,
 ) -> Result<Headers, JsValue> {
-    let names: Vec<String> = js_sys::JSON::stringify(&js_sys::Array::from(&incoming.keys()))?
-        .as_string()
-        .and_then(|json| serde_json::from_str(&json).ok())
-        .ok_or_else(|| JsValue::from_str("request header names"))?;
+    let names: Vec<String> = serde_json::from_str(&glue::header_names(incoming))
+        .map_err(|_| JsValue::from_str("request header names"))?;
+    // workerd removes `Connection` before the Worker runs; the runtime's copy would hold its
+    // listed names otherwise, so the core is still told of it.
     let connection = incoming.get(http::header::CONNECTION.as_str())?;
     let edits = forward::header_edits(
         names.iter().map(String::as_str),
@@ -32,28 +34,33 @@ pub fn origin_headers(
         token,
         settings,
     );
-    let out = Headers::new_with_headers(incoming)?;
-    apply_edits(&out, &edits)?;
-    Ok(out)
+    edited_copy(incoming, &edits)
 }
 
-/// Applies the core's edits to runtime headers, in order (see [`HeaderEdit`]). The values are
-/// `HeaderValue`s the core built from visible ASCII; one the runtime refused fails the whole
-/// call, so that nothing is passed on with only some of its edits.
-pub fn apply_edits(headers: &Headers, edits: &[HeaderEdit]) -> Result<(), JsValue> {
-    fn text(value: &HeaderValue) -> Result<&str, JsValue> {
-        value
-            .to_str()
-            .map_err(|_| JsValue::from_str("header value is not visible ASCII"))
-    }
+/// A copy of runtime headers with the core's edits applied in order (see [`HeaderEdit`]),
+/// made inside the runtime from one JSON list. The values are `HeaderValue`s the core built
+/// from visible ASCII; one that is not, or one the runtime refuses, fails the whole call, so
+/// that nothing is passed on with only some of its edits.
+pub fn edited_copy(source: &Headers, edits: &[HeaderEdit]) -> Result<Headers, JsValue> {
+    let not_ascii = || JsValue::from_str("header value is not visible ASCII");
+    let mut list: Vec<[&str; 3]> = Vec::with_capacity(edits.len());
     for edit in edits {
-        match edit {
-            HeaderEdit::Remove(name) => headers.delete(name)?,
-            HeaderEdit::Set(name, value) => headers.set(name.as_str(), text(value)?)?,
-            HeaderEdit::Append(name, value) => headers.append(name.as_str(), text(value)?)?,
-        }
+        list.push(match edit {
+            HeaderEdit::Remove(name) => ["remove", name.as_str(), ""],
+            HeaderEdit::Set(name, value) => [
+                "set",
+                name.as_str(),
+                value.to_str().map_err(|_| not_ascii())?,
+            ],
+            HeaderEdit::Append(name, value) => [
+                "append",
+                name.as_str(),
+                value.to_str().map_err(|_| not_ascii())?,
+            ],
+        });
     }
-    Ok(())
+    let json = serde_json::to_string(&list).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    glue::edited_headers(source, &json)
 }
 
 /// The request headers the gate reads before it forwards (`Authorization`, `Origin`,

@@ -3,6 +3,7 @@
 //! It does I/O (settings, KV, body, origin) and hands preloaded data to the core.
 
 mod convert;
+mod glue;
 mod keys;
 mod origin;
 mod state;

@@ -6,17 +6,13 @@
 
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
 use http::Method;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    AbortController, Headers, RequestInit, RequestRedirect, Response, ResponseInit,
-    WorkerGlobalScope,
-};
-use worker::Delay;
+use web_sys::{Headers, RequestInit, RequestRedirect, Response, ResponseInit};
 
-use super::convert::apply_edits;
+use super::convert::edited_copy;
+use super::glue;
 use crate::gate::header_edit::HeaderEdit;
 
 /// How the origin call failed.
@@ -38,7 +34,8 @@ pub enum FetchError {
 }
 
 /// `fetch` with a deadline for the response headers only: the body (an SSE stream, say) is
-/// never cut by it. Shared by the origin calls and the key and metadata refreshes.
+/// never cut by it. Shared by the origin calls and the key and metadata refreshes. The race
+/// runs in `glue.js`: one awaited promise instead of a fetch and a timer polled from Rust.
 pub async fn fetch_with_deadline(
     url: &str,
     init: &RequestInit,
@@ -52,19 +49,11 @@ pub async fn fetch_with_deadline(
                 .unwrap_or_else(|| "fetch failed".into()),
         )
     };
-    let controller = AbortController::new().map_err(failed)?;
-    init.set_signal(Some(&controller.signal()));
-    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
-    let sending = JsFuture::from(scope.fetch_with_str_and_init(url, init));
-    let timer = Delay::from(deadline);
-    futures_util::pin_mut!(timer);
-    match select(sending, timer).await {
-        Either::Left((Ok(value), _)) => value.dyn_into().map_err(failed),
-        Either::Left((Err(e), _)) => Err(failed(e)),
-        Either::Right(_) => {
-            controller.abort();
-            Err(FetchError::TimedOut)
-        }
+    let ms = deadline.as_millis() as f64;
+    match JsFuture::from(glue::fetch_with_deadline(url, init, ms)).await {
+        Ok(value) if value.is_undefined() => Err(FetchError::TimedOut),
+        Ok(value) => value.dyn_into().map_err(failed),
+        Err(e) => Err(failed(e)),
     }
 }
 
@@ -97,8 +86,7 @@ pub async fn send(
 /// The origin's response with its headers edited (CORS), its body stream passed on
 /// untouched. The headers are copied inside the runtime; only the edits cross from wasm.
 pub fn with_edits(response: &Response, edits: &[HeaderEdit]) -> Option<Response> {
-    let headers = Headers::new_with_headers(&response.headers()).ok()?;
-    apply_edits(&headers, edits).ok()?;
+    let headers = edited_copy(&response.headers(), edits).ok()?;
     let init = ResponseInit::new();
     init.set_status(response.status());
     init.set_status_text(&response.status_text());

@@ -7,6 +7,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use wasm_bindgen::JsValue;
 use worker::{console_error, Env};
 
 use crate::rules::RuleSet;
@@ -47,11 +48,26 @@ thread_local! {
     static ISOLATE: RefCell<Isolate> = RefCell::new(Isolate::default());
 }
 
+/// A setting's text: a `[vars]` entry or a secret, both properties of `env`.
+///
+/// Read with one property lookup, not `worker`'s `Env::var`/`Env::secret`, whose type check
+/// and error path (a formatted message per unset setting, for each of the two) cost the
+/// first request of every isolate milliseconds. A TOML number or boolean in `[vars]` (the
+/// runtime hands those over as JSON values) reads as its text, `60` as `"60"`; any other
+/// non-string value reads as its JSON text, which no setting accepts, so it is reported as an
+/// invalid setting instead of being ignored.
 fn lookup(env: &Env, name: &str) -> Option<String> {
-    env.secret(name)
-        .ok()
-        .map(|s| s.to_string())
-        .or_else(|| env.var(name).ok().map(|v| v.to_string()))
+    let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+    if value.is_undefined() || value.is_null() {
+        return None;
+    }
+    if let Some(text) = value.as_string() {
+        return Some(text);
+    }
+    if let Some(flag) = value.as_bool() {
+        return Some(flag.to_string());
+    }
+    js_sys::JSON::stringify(&value).ok()?.as_string()
 }
 
 /// The settings, validated at the first request of the isolate (and logged once if invalid).

@@ -23,6 +23,12 @@ const invalidConfigurations = [
     setting: 'ALLOWED_ALGORITHMS',
     vars: (_origin, defaults) => ({ ...defaults, ALLOWED_ALGORITHMS: 'RS256 HS256' }),
   },
+  {
+    // wrangler hands a non-string [vars] value to the Worker as JSON: never ignored as unset.
+    name: 'CLOCK_SKEW_SECONDS given as a JSON object',
+    setting: 'CLOCK_SKEW_SECONDS',
+    vars: (_origin, defaults) => ({ ...defaults, CLOCK_SKEW_SECONDS: { seconds: 60 } }),
+  },
 ];
 
 for (const config of invalidConfigurations) {
@@ -68,3 +74,37 @@ for (const config of invalidConfigurations) {
     });
   });
 }
+
+// A TOML number in [vars] (`MAX_BODY_BYTES = 64`) reaches the Worker as a JSON number: it is
+// read as its text, not ignored in favour of the default.
+describe('a numeric [vars] value is read as its text', { timeout: 120_000 }, () => {
+  let stack;
+  before(async () => {
+    stack = await startStack({ name: 'settings-number', vars: (_origin, defaults) => ({ ...defaults, MAX_BODY_BYTES: 64 }) });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  const post = async (body) =>
+    snapshot(
+      await fetchWithTimeout(`${stack.gate.url}/mcp`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${await stack.token()}`, 'Content-Type': 'application/json' },
+        body,
+      }),
+    );
+
+  test('a body over MAX_BODY_BYTES = 64 → 413, not forwarded; one under it is forwarded', T, async () => {
+    await stack.origin.reset();
+    const large = await post(`{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"${'x'.repeat(64)}"}}`);
+    assert.equal(large.status, 413, large.text);
+    assert.deepEqual(await stack.origin.requests(), [], 'nothing reached the origin');
+    // Outside an MCP session the origin itself answers 400; what matters is that it got it.
+    const small = await post('{"jsonrpc":"2.0","id":2,"method":"ping"}');
+    assert.notEqual(small.status, 413, small.text);
+    const received = await stack.origin.requests();
+    assert.equal(received.length, 1, 'the small request reached the origin');
+    assert.equal(received[0].body, '{"jsonrpc":"2.0","id":2,"method":"ping"}');
+  });
+});

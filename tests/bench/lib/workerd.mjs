@@ -119,10 +119,10 @@ ${kvDef}
  * @returns {Promise<{url: string, port: number, pid: number, spawnedAt: number, listeningAt: number,
  *   cpuNs: () => number, stop: () => Promise<void>, log: () => string}>}
  */
-export async function startWorkerd(configFile, { logFile, timeoutMs = 30_000 } = {}) {
+export async function startWorkerd(configFile, { logFile, timeoutMs = 30_000, extraArgs = [] } = {}) {
   const out = openSync(logFile, 'a');
   const spawnedAt = performance.now();
-  const child = spawn(workerdBinary(), ['serve', configFile, '--control-fd=3'], {
+  const child = spawn(workerdBinary(), ['serve', configFile, '--control-fd=3', ...extraArgs], {
     stdio: ['ignore', out, out, 'pipe'],
     detached: true,
     cwd: path.dirname(configFile),
