@@ -13,6 +13,17 @@ use crate::token::VerifiedToken;
 /// Prefix of the identity headers; any incoming header with it is removed (anti-spoofing).
 pub const IDENTITY_PREFIX: &str = "x-mcp-auth-";
 
+// The identity headers of SPEC §6, built at compile time: `HeaderName::from_static` called
+// at run time looks the name up in `http`'s table of standard headers on every call.
+/// `sub`.
+pub const SUBJECT_HEADER: HeaderName = HeaderName::from_static("x-mcp-auth-subject");
+/// `client_id`, else `azp`.
+pub const CLIENT_ID_HEADER: HeaderName = HeaderName::from_static("x-mcp-auth-client-id");
+/// `iss`.
+pub const ISSUER_HEADER: HeaderName = HeaderName::from_static("x-mcp-auth-issuer");
+/// The granted scopes, space-separated.
+pub const SCOPES_HEADER: HeaderName = HeaderName::from_static("x-mcp-auth-scopes");
+
 /// Hop-by-hop headers (RFC 9110 §7.6.1) plus those the runtime sets itself.
 const HOP_BY_HOP: [&str; 10] = [
     "connection",
@@ -97,25 +108,13 @@ pub fn header_edits<'a>(
         set.push((name, value));
     };
     if let Some(sub) = token.subject() {
-        put(
-            HeaderName::from_static("x-mcp-auth-subject"),
-            identity_value(sub),
-        );
+        put(SUBJECT_HEADER, identity_value(sub));
     }
     if let Some(client_id) = token.client_id() {
-        put(
-            HeaderName::from_static("x-mcp-auth-client-id"),
-            identity_value(client_id),
-        );
+        put(CLIENT_ID_HEADER, identity_value(client_id));
     }
-    put(
-        HeaderName::from_static("x-mcp-auth-issuer"),
-        identity_value(token.issuer()),
-    );
-    put(
-        HeaderName::from_static("x-mcp-auth-scopes"),
-        identity_value(&token.scopes().join(" ")),
-    );
+    put(ISSUER_HEADER, identity_value(token.issuer()));
+    put(SCOPES_HEADER, identity_value(&token.scopes().join(" ")));
     for claim in &settings.forward_claims {
         let Some(value) = token.claim(claim) else {
             continue;
