@@ -24,7 +24,7 @@ import { bundleWorker } from './lib/bundle.mjs';
 import { processCpuNs, startWorkerd, workerdBinary, writeConfig } from './lib/workerd.mjs';
 import { measureSlice, summarize } from './lib/load.mjs';
 import { baseHeaders, MCP_PATH, openSession, pingBody, post } from './lib/mcp.mjs';
-import { coldStart } from './lib/coldstart.mjs';
+import { coldStart, wasmCompiles } from './lib/coldstart.mjs';
 import { sizesOf } from './lib/sizes.mjs';
 import { checkTargets, compare, printReport } from './lib/report.mjs';
 
@@ -269,8 +269,9 @@ async function bench(cfg, runDir, cleanups) {
     };
   }
   log(`signed ${2 * (cfg.pool + WARM_TOKENS + 1)} tokens`);
-  // Fresh workerd runs use 3 new tokens per start and gate: 2 gates x reps x 3.
-  const coldTokens = await signPool(keys.keys.RS256, cfg.reps * 6, claims);
+  // Fresh workerd runs use 3 new tokens per start and gate (2 gates x reps x 3), plus one for
+  // the wasm compilation pass.
+  const coldTokens = await signPool(keys.keys.RS256, cfg.reps * 6 + 1, claims);
   let coldNext = 0;
   const coldToken = () => {
     if (coldNext >= coldTokens.length) throw new Error('internal: cold-start token pool exhausted');
@@ -384,6 +385,14 @@ async function bench(cfg, runDir, cleanups) {
         sequence: [{ label: 'first request, verified (RS256)', token: coldToken, expect: 200 }],
       });
     }
+  }
+  // What the first request costs in wasm compilation (the main share of its time).
+  if (firstResponse['mcp-gate']) {
+    const common = { configFile: configs['mcp-gate'], logFile: path.join(runDir, 'mcp-gate.compile.log'), session: originSession };
+    firstResponse['mcp-gate'].wasmCompiles = [
+      await wasmCompiles({ ...common, step: { label: 'first request, no token', expect: 401 } }),
+      await wasmCompiles({ ...common, step: { label: 'first request, verified (RS256)', token: coldToken, expect: 200 } }),
+    ];
   }
 
   // --- load

@@ -129,6 +129,10 @@ export function printReport(r) {
     const reqs = (c) => c.requests.map((q) => `${q.label} ${fmt(q.ms, 2)} ms [${fmt(q.sinceSpawnMs, 0)}]`).join('; ');
     p(`  ${padEnd(name, 12)} listening after ${fmt(cold.noTokenFirst.listenMs, 0)} ms; ${reqs(cold.noTokenFirst)}`);
     if (cold.verifiedFirst) p(`  ${padEnd('', 12)} fresh again: ${reqs(cold.verifiedFirst)}`);
+    for (const c of cold.wasmCompiles ?? []) {
+      const f = c.firstRequest;
+      p(`  ${padEnd('', 12)} wasm compiled by the ${c.label.replace('first request, ', 'first request (')}): ${f.functions} functions, ${kib(f.wasmBytes)} of wasm code, ${fmt(f.compileMs, 1)} ms (Liftoff; startup alone: ${c.startup.functions} functions, discarded before the first request)`);
+    }
   }
   p();
   p('targets (issue 5):');

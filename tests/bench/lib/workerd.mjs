@@ -115,7 +115,8 @@ ${kvDef}
 /**
  * Start `workerd serve CONFIG` in its own process group; stdout/stderr go to `logFile` (not
  * through this process, so per-request log lines cost the benchmark nothing).
- * Resolves once workerd reports the socket's port on the control fd.
+ * Resolves once workerd reports the socket's port on the control fd. `extraArgs` go to
+ * `workerd serve` as they are (profiling: `--inspector-addr=…`, `--async-trace=…`).
  * @returns {Promise<{url: string, port: number, pid: number, spawnedAt: number, listeningAt: number,
  *   cpuNs: () => number, stop: () => Promise<void>, log: () => string}>}
  */
