@@ -75,12 +75,15 @@ for (const config of invalidConfigurations) {
   });
 }
 
-// A TOML number in [vars] (`MAX_BODY_BYTES = 64`) reaches the Worker as a JSON number: it is
-// read as its text, not ignored in favour of the default.
-describe('a numeric [vars] value is read as its text', { timeout: 120_000 }, () => {
+// A TOML number or boolean in [vars] (`MAX_BODY_BYTES = 64`, `FORWARD_TOKEN = true`) reaches
+// the Worker as a JSON value: it is read as its text, not ignored in favour of the default.
+describe('numeric and boolean [vars] values are read as their text', { timeout: 120_000 }, () => {
   let stack;
   before(async () => {
-    stack = await startStack({ name: 'settings-number', vars: (_origin, defaults) => ({ ...defaults, MAX_BODY_BYTES: 64 }) });
+    stack = await startStack({
+      name: 'settings-number',
+      vars: (_origin, defaults) => ({ ...defaults, MAX_BODY_BYTES: 64, FORWARD_TOKEN: true }),
+    });
   });
   after(async () => {
     await stack?.stop();
@@ -95,7 +98,7 @@ describe('a numeric [vars] value is read as its text', { timeout: 120_000 }, () 
       }),
     );
 
-  test('a body over MAX_BODY_BYTES = 64 → 413, not forwarded; one under it is forwarded', T, async () => {
+  test('a body over MAX_BODY_BYTES = 64 → 413, not forwarded; one under it is forwarded with the token (FORWARD_TOKEN = true)', T, async () => {
     await stack.origin.reset();
     const large = await post(`{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"${'x'.repeat(64)}"}}`);
     assert.equal(large.status, 413, large.text);
@@ -106,5 +109,6 @@ describe('a numeric [vars] value is read as its text', { timeout: 120_000 }, () 
     const received = await stack.origin.requests();
     assert.equal(received.length, 1, 'the small request reached the origin');
     assert.equal(received[0].body, '{"jsonrpc":"2.0","id":2,"method":"ping"}');
+    assert.match(received[0].headers.authorization ?? '', /^Bearer /, 'FORWARD_TOKEN = true passed the token on');
   });
 });
