@@ -53,9 +53,11 @@ thread_local! {
 /// Read with one property lookup, not `worker`'s `Env::var`/`Env::secret`, whose type check
 /// and error path (a formatted message per unset setting, for each of the two) cost the
 /// first request of every isolate milliseconds. A TOML number or boolean in `[vars]` (the
-/// runtime hands those over as JSON values) reads as its text, `60` as `"60"`; any other
-/// non-string value reads as its JSON text, which no setting accepts, so it is reported as an
-/// invalid setting instead of being ignored.
+/// runtime hands those over as JSON values) reads as its text, `60` as `"60"`. Any other
+/// non-string value (a TOML array or table) reads as its JSON text, never as unset: a setting
+/// that must be a URL, a number, a flag, an algorithm or an origin then fails validation (and
+/// is named in the 500), and a list or free-text setting gets one odd entry that matches
+/// nothing, so no setting can open the gate this way.
 fn lookup(env: &Env, name: &str) -> Option<String> {
     let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
     if value.is_undefined() || value.is_null() {
