@@ -39,15 +39,19 @@ export function fetchWithDeadline(url, init, ms) {
       controller.abort();
       resolve(undefined);
     }, ms);
-    fetch(url, init).then(
-      (response) => {
-        clearTimeout(timer);
-        resolve(response);
-      },
-      (error) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
+    const settle = (error, response) => {
+      clearTimeout(timer);
+      if (error === undefined) resolve(response);
+      else reject(error);
+    };
+    try {
+      fetch(url, init).then(
+        (response) => settle(undefined, response),
+        (error) => settle(error ?? new Error('fetch failed')),
+      );
+    } catch (error) {
+      // A synchronous throw (a URL the runtime refuses): no timer may outlive it.
+      settle(error ?? new Error('fetch failed'));
+    }
   });
 }
