@@ -39,19 +39,18 @@ export function fetchWithDeadline(url, init, ms) {
       controller.abort();
       resolve(undefined);
     }, ms);
-    const settle = (error, response) => {
+    const failed = (error) => {
       clearTimeout(timer);
-      if (error === undefined) resolve(response);
-      else reject(error);
+      reject(error);
     };
     try {
-      fetch(url, init).then(
-        (response) => settle(undefined, response),
-        (error) => settle(error ?? new Error('fetch failed')),
-      );
+      fetch(url, init).then((response) => {
+        clearTimeout(timer);
+        resolve(response);
+      }, failed);
     } catch (error) {
       // A synchronous throw (a URL the runtime refuses): no timer may outlive it.
-      settle(error ?? new Error('fetch failed'));
+      failed(error);
     }
   });
 }

@@ -144,7 +144,9 @@ pub fn header_edits<'a>(
 }
 
 /// The headers sent to the origin for an allowed request: [`header_edits`] applied to
-/// `incoming`.
+/// `incoming`, as an `http` map. The Worker applies the same edits to the runtime's own copy
+/// of the request headers instead (`edge::convert::origin_headers`); this form serves native
+/// tests and tools.
 pub fn origin_headers(
     incoming: &HeaderMap,
     token: &VerifiedToken,
