@@ -12,6 +12,13 @@
 //
 // No verified-token cache: every request verifies a signature. No rules, no log line, no
 // `Origin` check (mcp-gate does all three), so this is a lower bound of a full JavaScript gate.
+//
+// With the var SAME_DUTIES = "1" (target `jose-gate-duties`, context only: issue 5's targets
+// compare with the plain instrument) it also does the per-request work mcp-gate has beyond
+// verification in the benchmark's authenticated mode: reads the body and parses the JSON-RPC
+// method and name (mcp-gate needs them for rules, scope hints and the log), forwards the read
+// body, waits for the origin's headers under a deadline (ORIGIN_TIMEOUT_SECONDS, default 30 s)
+// and writes one JSON log line per request with the fields of SPEC §8.
 // Bundled with esbuild by run.mjs (jose from node_modules).
 
 import { createLocalJWKSet, jwtVerify } from 'jose';
@@ -40,6 +47,8 @@ function settingsOf(env) {
     algorithms: list(env.ALLOWED_ALGORITHMS || DEFAULT_ALGORITHMS),
     clockTolerance: Number(env.CLOCK_SKEW_SECONDS || 60),
     metadataUrl: metadataUrl.href,
+    sameDuties: env.SAME_DUTIES === '1',
+    originTimeoutMs: Number(env.ORIGIN_TIMEOUT_SECONDS || 30) * 1000,
   };
   return settings;
 }
@@ -64,44 +73,92 @@ function challenge(s, error, description) {
   });
 }
 
+/** The JSON-RPC method and tool/prompt/resource name of a body, as far as it has them. */
+function rpcOf(body) {
+  try {
+    const msg = JSON.parse(body);
+    const params = msg && typeof msg.params === 'object' && msg.params ? msg.params : {};
+    const name = params.name ?? params.uri;
+    return { rpc_method: typeof msg?.method === 'string' ? msg.method : null, rpc_name: typeof name === 'string' ? name : null };
+  } catch {
+    return { rpc_method: null, rpc_name: null };
+  }
+}
+
+/** `fetch` whose response headers must arrive within `ms` (the body is never cut). */
+function fetchWithDeadline(url, init, ms) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), ms);
+  return fetch(url, { ...init, signal: abort.signal }).then(
+    (response) => {
+      clearTimeout(timer);
+      return response;
+    },
+    (error) => {
+      clearTimeout(timer);
+      return abort.signal.aborted ? new Response(null, { status: 504 }) : Promise.reject(error);
+    },
+  );
+}
+
+async function gate(request, env, s, line) {
+  const authorization = request.headers.get('authorization');
+  if (!authorization || !/^bearer /i.test(authorization)) return challenge(s);
+  const match = BEARER.exec(authorization);
+  if (!match) return challenge(s, 'invalid_token', 'malformed bearer token');
+
+  const getKey = await keysOf(env);
+  if (!getKey) return challenge(s, 'invalid_token', 'no key set');
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(match[1], getKey, {
+      issuer: s.issuer,
+      audience: s.audience,
+      algorithms: s.algorithms,
+      clockTolerance: s.clockTolerance,
+      requiredClaims: ['exp'],
+    }));
+  } catch {
+    return challenge(s, 'invalid_token', 'the token is not valid');
+  }
+
+  const headers = new Headers(request.headers);
+  headers.delete('authorization');
+  for (const name of [...headers.keys()]) if (name.startsWith('x-mcp-auth-')) headers.delete(name);
+  if (typeof payload.sub === 'string') headers.set('x-mcp-auth-subject', payload.sub);
+  const clientId = payload.client_id ?? payload.azp;
+  if (typeof clientId === 'string') headers.set('x-mcp-auth-client-id', clientId);
+  headers.set('x-mcp-auth-issuer', payload.iss);
+  if (typeof payload.scope === 'string') headers.set('x-mcp-auth-scopes', payload.scope);
+
+  const url = new URL(request.url);
+  const target = s.origin + url.pathname + url.search;
+  const init = { method: request.method, headers, redirect: 'manual' };
+  if (!line) return fetch(target, { ...init, body: request.body });
+  Object.assign(line, {
+    decision: 'allow',
+    reason: 'allowed',
+    iss: payload.iss,
+    sub: payload.sub ?? null,
+    client_id: clientId ?? null,
+    jti: payload.jti ?? null,
+    rule: null,
+    required: [],
+    granted: typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
+  });
+  return fetchWithDeadline(target, { ...init, body: line.body }, s.originTimeoutMs);
+}
+
 export default {
   async fetch(request, env) {
     const s = settingsOf(env);
-    const authorization = request.headers.get('authorization');
-    if (!authorization || !/^bearer /i.test(authorization)) return challenge(s);
-    const match = BEARER.exec(authorization);
-    if (!match) return challenge(s, 'invalid_token', 'malformed bearer token');
-
-    const getKey = await keysOf(env);
-    if (!getKey) return challenge(s, 'invalid_token', 'no key set');
-    let payload;
-    try {
-      ({ payload } = await jwtVerify(match[1], getKey, {
-        issuer: s.issuer,
-        audience: s.audience,
-        algorithms: s.algorithms,
-        clockTolerance: s.clockTolerance,
-        requiredClaims: ['exp'],
-      }));
-    } catch {
-      return challenge(s, 'invalid_token', 'the token is not valid');
-    }
-
-    const headers = new Headers(request.headers);
-    headers.delete('authorization');
-    for (const name of [...headers.keys()]) if (name.startsWith('x-mcp-auth-')) headers.delete(name);
-    if (typeof payload.sub === 'string') headers.set('x-mcp-auth-subject', payload.sub);
-    const clientId = payload.client_id ?? payload.azp;
-    if (typeof clientId === 'string') headers.set('x-mcp-auth-client-id', clientId);
-    headers.set('x-mcp-auth-issuer', payload.iss);
-    if (typeof payload.scope === 'string') headers.set('x-mcp-auth-scopes', payload.scope);
-
-    const url = new URL(request.url);
-    return fetch(s.origin + url.pathname + url.search, {
-      method: request.method,
-      headers,
-      body: request.body,
-      redirect: 'manual',
-    });
+    if (!s.sameDuties) return gate(request, env, s, null);
+    const started = Date.now();
+    const body = request.method === 'GET' || request.method === 'HEAD' ? '' : await request.text();
+    const line = { decision: 'deny', reason: 'denied', ...rpcOf(body), body };
+    const response = await gate(request, env, s, line);
+    delete line.body;
+    console.log(JSON.stringify({ ...line, status: response.status, duration_ms: Date.now() - started }));
+    return response;
   },
 };

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: mcp-gate against the origin directly, a JavaScript pass-through Worker and a
-// JavaScript gate using `jose`, side by side in one run, on loopback only. See README.md here.
+// JavaScript gate using `jose` (plain, and doing mcp-gate's other per-request work), side by side in
+// one run, on loopback only. See README.md here.
 //
 //   node tests/bench/run.mjs [--quick] [--duration=S] [--warmup=S] [--connections=N] [--pool=N]
 //                            [--reps=N] [--rounds=N] [--modes=a,b] [--targets=a,b] [--rules] [--out=FILE]
@@ -31,9 +32,9 @@ import { checkTargets, compare, printReport } from './lib/report.mjs';
 // The gate's configured identity (names never resolve: the gate only compares them).
 const RESOURCE = 'https://mcp.example.test/mcp';
 const ISSUER = 'https://auth.example.test/resources/res_bench';
-const ALL_TARGETS = ['origin', 'passthrough', 'jose-gate', 'mcp-gate'];
+const ALL_TARGETS = ['origin', 'passthrough', 'jose-gate', 'jose-gate-duties', 'mcp-gate'];
 const ALL_MODES = ['distinct-RS256', 'distinct-ES256', 'repeated-RS256', 'repeated-ES256', 'no-token'];
-const GATES = ['jose-gate', 'mcp-gate'];
+const GATES = ['jose-gate', 'jose-gate-duties', 'mcp-gate'];
 const WARM_TOKENS = 400;
 
 // ---------------------------------------------------------------------------------------------
@@ -314,6 +315,17 @@ async function bench(cfg, runDir, cleanups) {
       compatibilityDate: compat.compatibility_date,
       compatibilityFlags: compat.compatibility_flags,
     }),
+    // The same instrument doing mcp-gate's other per-request work (context, not a target).
+    'jose-gate-duties': writeConfig({
+      dir: runDir,
+      name: 'jose-gate-duties',
+      modules: [{ name: 'worker.mjs', type: 'esModule', file: joseBundle }],
+      vars: { ...vars, SAME_DUTIES: '1' },
+      kv,
+      kvWorker,
+      compatibilityDate: compat.compatibility_date,
+      compatibilityFlags: compat.compatibility_flags,
+    }),
     'mcp-gate': writeConfig({
       dir: runDir,
       name: 'mcp-gate',
@@ -345,7 +357,7 @@ async function bench(cfg, runDir, cleanups) {
   // --- sanity: a real MCP session through every target; the gates really verify
   for (const t of targets) {
     t.session = await openSession(t.url, tokens.RS256.one, t.name);
-    if (t.name === 'jose-gate' || t.name === 'mcp-gate') {
+    if (GATES.includes(t.name)) {
       const none = await post(t.url, pingBody(2), { session: t.session });
       const bad = await post(t.url, pingBody(3), { token: tamperSignature(tokens.RS256.one), session: t.session });
       const es = await post(t.url, pingBody(4), { token: tokens.ES256.one, session: t.session });

@@ -8,7 +8,7 @@ const TARGET_FIRST_REQUEST_MS = 8;
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? Math.round((a / b) * 100) / 100 : null);
 const diff = (a, b) => (Number.isFinite(a) && Number.isFinite(b) ? Math.round((a - b) * 1000) / 1000 : null);
 
-/** Ratios mcp-gate / jose-gate and mcp-gate / pass-through per mode. */
+/** Ratios mcp-gate / jose gate (plain and with the same duties) and mcp-gate / pass-through per mode. */
 export function compare(runs) {
   const out = {};
   for (const mode of [...new Set(runs.map((r) => r.mode))]) {
@@ -16,7 +16,7 @@ export function compare(runs) {
     const m = of('mcp-gate');
     if (!m) continue;
     const row = {};
-    for (const [key, other] of [['vsJoseGate', of('jose-gate')], ['vsPassthrough', of('passthrough')]]) {
+    for (const [key, other] of [['vsJoseGate', of('jose-gate')], ['vsJoseGateDuties', of('jose-gate-duties')], ['vsPassthrough', of('passthrough')]]) {
       if (!other) continue;
       row[key] = {
         p50: ratio(m.latency.p50, other.latency.p50),
@@ -94,8 +94,8 @@ export function printReport(r) {
   p(`request: ${r.request}`);
   p(`phases: ${r.config.durationSec} s each; latency with 1 connection, load with ${r.config.connections}; ${r.config.rules ? 'rules document seeded' : 'no rules document (authenticated mode)'}`);
   p();
-  p(`${padEnd('mode', 15)} ${padEnd('target', 12)}|${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('req/s', 7)} |${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('req/s', 7)} |${pad('CPU µs/req', 11)}${pad('origin', 8)}${pad('cache hit/miss', 16)}`);
-  p(`${padEnd('', 15)} ${padEnd('', 12)}|${padEnd('   1 connection', 23)} |${padEnd(`   ${r.config.connections} connections`, 23)} |${pad('target', 11)}${pad('µs/req', 8)}`);
+  p(`${padEnd('mode', 15)} ${padEnd('target', 17)}|${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('req/s', 7)} |${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('req/s', 7)} |${pad('CPU µs/req', 11)}${pad('origin', 8)}${pad('cache hit/miss', 16)}`);
+  p(`${padEnd('', 15)} ${padEnd('', 17)}|${padEnd('   1 connection', 23)} |${padEnd(`   ${r.config.connections} connections`, 23)} |${pad('target', 11)}${pad('µs/req', 8)}`);
   let last = null;
   for (const run of r.runs) {
     if (last && last !== run.mode) p();
@@ -104,7 +104,7 @@ export function printReport(r) {
     const cache = d.tokenCache ? `${d.tokenCache.hits}/${d.tokenCache.misses}` : '';
     const bad = l.ok !== l.requests || d.ok !== d.requests ? '  unexpected statuses!' : '';
     p(
-      `${padEnd(run.mode, 15)} ${padEnd(run.target, 12)}|${pad(fmt(l.p50), 8)}${pad(fmt(l.p99), 8)}${pad(l.rps, 7)} |${pad(fmt(d.p50), 8)}${pad(fmt(d.p99), 8)}${pad(d.rps, 7)} |${pad(fmt(d.cpuUsPerRequest, 0), 11)}${pad(fmt(d.originCpuUsPerRequest, 0), 8)}${pad(cache, 16)}${bad}`,
+      `${padEnd(run.mode, 15)} ${padEnd(run.target, 17)}|${pad(fmt(l.p50), 8)}${pad(fmt(l.p99), 8)}${pad(l.rps, 7)} |${pad(fmt(d.p50), 8)}${pad(fmt(d.p99), 8)}${pad(d.rps, 7)} |${pad(fmt(d.cpuUsPerRequest, 0), 11)}${pad(fmt(d.originCpuUsPerRequest, 0), 8)}${pad(cache, 16)}${bad}`,
     );
   }
   p();
@@ -115,6 +115,7 @@ export function printReport(r) {
         ? `${name}: p50 ${fmt(x.p50, 2)}x p99 ${fmt(x.p99, 2)}x req/s ${fmt(x.rps, 2)}x, added p50 ${x.addedP50Ms >= 0 ? '+' : ''}${fmt(x.addedP50Ms)} ms, added CPU ${x.addedCpuUsPerRequest >= 0 ? '+' : ''}${fmt(x.addedCpuUsPerRequest, 0)} µs/req`
         : '';
     p(`  ${padEnd(mode, 15)} ${part('vs jose gate', row.vsJoseGate)}`);
+    if (row.vsJoseGateDuties) p(`  ${padEnd('', 15)} ${part('vs jose gate with the same duties', row.vsJoseGateDuties)}`);
     if (row.vsPassthrough) p(`  ${padEnd('', 15)} ${part('vs pass-through', row.vsPassthrough)}`);
   }
   p();
