@@ -101,7 +101,11 @@ function fetchWithDeadline(url, init, ms) {
   );
 }
 
-async function gate(request, env, s, line) {
+/**
+ * Checks the token and forwards. `duties` (SAME_DUTIES only): `{ line, body }`, the log line to
+ * complete and the body already read.
+ */
+async function gate(request, env, s, duties) {
   const authorization = request.headers.get('authorization');
   if (!authorization || !/^bearer /i.test(authorization)) return challenge(s);
   const match = BEARER.exec(authorization);
@@ -134,8 +138,8 @@ async function gate(request, env, s, line) {
   const url = new URL(request.url);
   const target = s.origin + url.pathname + url.search;
   const init = { method: request.method, headers, redirect: 'manual' };
-  if (!line) return fetch(target, { ...init, body: request.body });
-  Object.assign(line, {
+  if (!duties) return fetch(target, { ...init, body: request.body });
+  Object.assign(duties.line, {
     decision: 'allow',
     reason: 'allowed',
     iss: payload.iss,
@@ -146,7 +150,7 @@ async function gate(request, env, s, line) {
     required: [],
     granted: typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
   });
-  return fetchWithDeadline(target, { ...init, body: line.body }, s.originTimeoutMs);
+  return fetchWithDeadline(target, { ...init, body: duties.body }, s.originTimeoutMs);
 }
 
 export default {
@@ -155,9 +159,9 @@ export default {
     if (!s.sameDuties) return gate(request, env, s, null);
     const started = Date.now();
     const body = request.method === 'GET' || request.method === 'HEAD' ? '' : await request.text();
-    const line = { decision: 'deny', reason: 'denied', ...rpcOf(body), body };
-    const response = await gate(request, env, s, line);
-    delete line.body;
+    const path = new URL(request.url).pathname;
+    const line = { decision: 'deny', reason: 'denied', http_method: request.method, path, ...rpcOf(body) };
+    const response = await gate(request, env, s, { line, body });
     console.log(JSON.stringify({ ...line, status: response.status, duration_ms: Date.now() - started }));
     return response;
   },
