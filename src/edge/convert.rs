@@ -59,7 +59,13 @@ pub fn edited_copy(source: &Headers, edits: &[HeaderEdit]) -> Result<Headers, Js
             ],
         });
     }
-    let json = serde_json::to_string(&list).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    copy_with(source, &list)
+}
+
+/// `source` copied inside the runtime with `list` (`[op, name, value]` triples, see
+/// `editedHeaders` in `glue.js`) applied: the list crosses the boundary as one JSON string.
+fn copy_with(source: &Headers, list: &[[&str; 3]]) -> Result<Headers, JsValue> {
+    let json = serde_json::to_string(list).map_err(|e| JsValue::from_str(&e.to_string()))?;
     glue::edited_headers(source, &json)
 }
 
@@ -87,18 +93,16 @@ pub fn gate_headers(headers: &Headers) -> HeaderMap {
     map
 }
 
-/// Converts an `http` header map into runtime headers.
-///
-/// The pairs cross the boundary as one JSON string handed to `new Headers(…)`: a constant
-/// number of calls instead of one `append` (and two string copies) per header. Values that
-/// are not visible ASCII are dropped (the core builds these maps from visible ASCII).
+/// Converts an `http` header map into runtime headers: each pair appended to empty headers
+/// through the same one-call path as [`edited_copy`], instead of one `append` (and two string
+/// copies) per header. Values that are not visible ASCII are dropped (the core builds these
+/// maps from visible ASCII).
 pub fn runtime_headers(map: &HeaderMap) -> Result<Headers, JsValue> {
-    let pairs: Vec<(&str, &str)> = map
+    let list: Vec<[&str; 3]> = map
         .iter()
-        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .filter_map(|(name, value)| Some(["append", name.as_str(), value.to_str().ok()?]))
         .collect();
-    let json = serde_json::to_string(&pairs).map_err(|e| JsValue::from_str(&e.to_string()))?;
-    Headers::new_with_str_sequence_sequence(&js_sys::JSON::parse(&json)?)
+    copy_with(&Headers::new()?, &list)
 }
 
 /// A response built by the core, as the runtime's response.
