@@ -22,6 +22,8 @@
 // Bundled with esbuild by run.mjs (jose from node_modules).
 
 import { createLocalJWKSet, jwtVerify } from 'jose';
+// mcp-gate's own deadline mechanism, so that both pay the same for it.
+import { fetchWithDeadline } from '../../src/edge/glue.js';
 
 const KV_REFRESH_MS = 30_000;
 const DEFAULT_ALGORITHMS = 'RS256 PS256 ES256 EdDSA';
@@ -85,22 +87,6 @@ function rpcOf(body) {
   }
 }
 
-/** `fetch` whose response headers must arrive within `ms` (the body is never cut). */
-function fetchWithDeadline(url, init, ms) {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), ms);
-  return fetch(url, { ...init, signal: abort.signal }).then(
-    (response) => {
-      clearTimeout(timer);
-      return response;
-    },
-    (error) => {
-      clearTimeout(timer);
-      return abort.signal.aborted ? new Response(null, { status: 504 }) : Promise.reject(error);
-    },
-  );
-}
-
 /**
  * Checks the token and forwards. `duties` (SAME_DUTIES only): `{ line, body }`, the log line to
  * complete and the body already read.
@@ -150,7 +136,8 @@ async function gate(request, env, s, duties) {
     required: [],
     granted: typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
   });
-  return fetchWithDeadline(target, { ...init, body: duties.body }, s.originTimeoutMs);
+  const response = await fetchWithDeadline(target, { ...init, body: duties.body }, s.originTimeoutMs);
+  return response ?? new Response(null, { status: 504 });
 }
 
 export default {
