@@ -3,7 +3,12 @@
 //! `serde_json` keeps the last of duplicate object members when it builds a `Value`, and two
 //! parsers disagreeing on which duplicate wins is how a token or JSON-RPC message can mean one
 //! thing to the gate and another to the origin. This walks the document once with serde's
-//! visitor machinery (no hand-written parser) and refuses any object with a repeated name.
+//! visitor machinery (no hand-written parser) and refuses any object with a repeated name —
+//! repeated exactly, or under Unicode case folding (`name`/`Name`, `params`/`paramſ`,
+//! `kind`/`\u212Aind`), since origins exist that match member names case-insensitively
+//! (Go's `encoding/json`) — and any member name holding a control character (README "Request
+//! hygiene"). `serde_json` itself refuses invalid UTF-8, lone surrogates (`"\ud800"`) and
+//! trailing data.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -15,8 +20,10 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 pub enum StrictJsonError {
     /// Not JSON at all (syntax error, trailing data).
     Syntax(String),
-    /// An object repeats a member name.
+    /// An object repeats a member name, exactly or under case folding.
     DuplicateMember,
+    /// A member name holds a control character (U+0000–U+001F, U+007F–U+009F).
+    ControlInName,
     /// Nested deeper than [`MAX_DEPTH`].
     TooDeep,
 }
@@ -26,6 +33,7 @@ impl fmt::Display for StrictJsonError {
         match self {
             Self::Syntax(why) => write!(f, "not valid JSON: {why}"),
             Self::DuplicateMember => f.write_str("an object repeats a member name"),
+            Self::ControlInName => f.write_str("a member name holds a control character"),
             Self::TooDeep => write!(f, "nested deeper than {MAX_DEPTH} levels"),
         }
     }
@@ -36,6 +44,20 @@ pub const MAX_DEPTH: usize = 64;
 
 const DUPLICATE: &str = "\u{0}duplicate member";
 const TOO_DEEP: &str = "\u{0}too deep";
+const CONTROL: &str = "\u{0}control character in a member name";
+
+/// A member name folded for comparison: equal results for names equal under Unicode simple
+/// case folding (and a few more: full upper- then lower-casing also folds `ß` to `ss`, which
+/// only refuses more). ASCII names, the common case, fold without allocating per character.
+pub fn fold_case(name: &str) -> String {
+    if name.is_ascii() {
+        return name.to_ascii_lowercase();
+    }
+    name.chars()
+        .flat_map(char::to_uppercase)
+        .flat_map(char::to_lowercase)
+        .collect()
+}
 
 /// Fails when `json` is not valid JSON or repeats a member name in any object.
 pub fn check(json: &[u8]) -> Result<(), StrictJsonError> {
@@ -47,6 +69,8 @@ pub fn check(json: &[u8]) -> Result<(), StrictJsonError> {
         let text = e.to_string();
         if text.starts_with(DUPLICATE) {
             StrictJsonError::DuplicateMember
+        } else if text.starts_with(CONTROL) {
+            StrictJsonError::ControlInName
         } else if text.starts_with(TOO_DEEP) {
             StrictJsonError::TooDeep
         } else {
@@ -115,7 +139,10 @@ impl<'de> Visitor<'de> for UniqueMembers {
         let inner = self.nested()?;
         let mut seen = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key) {
+            if key.chars().any(char::is_control) {
+                return Err(de::Error::custom(CONTROL));
+            }
+            if !seen.insert(fold_case(&key)) {
                 return Err(de::Error::custom(DUPLICATE));
             }
             map.next_value_seed(inner)?;
@@ -150,6 +177,61 @@ mod tests {
             check(br#"{"a":1,"\u0061":2}"#),
             Err(StrictJsonError::DuplicateMember)
         );
+    }
+
+    #[test]
+    fn refuses_names_equal_under_case_folding() {
+        for doc in [
+            r#"{"name":1,"Name":2}"#,
+            r#"{"params":{},"param\u017f":{}}"#,
+            r#"{"kind":1,"\u212Aind":2}"#,
+            r#"{"x":[{"METHOD":1,"method":2}]}"#,
+            r#"{"\u03c3":1,"\u03c2":2}"#,
+        ] {
+            assert_eq!(
+                check(doc.as_bytes()),
+                Err(StrictJsonError::DuplicateMember),
+                "{doc}"
+            );
+        }
+        check(br#"{"name":1,"names":2,"nam":3}"#).unwrap();
+        assert_eq!(fold_case("N\u{212A}\u{17F}"), "nks");
+    }
+
+    #[test]
+    fn refuses_control_characters_in_names_only() {
+        for doc in [
+            "{\"a\\u0000\":1}",
+            "{\"a\\nb\":1}",
+            "{\"\\u007f\":1}",
+            "{\"\\u0085x\":1}",
+        ] {
+            assert_eq!(
+                check(doc.as_bytes()),
+                Err(StrictJsonError::ControlInName),
+                "{doc}"
+            );
+        }
+        check(br#"{"a":"line\nbreak"}"#).unwrap();
+    }
+
+    #[test]
+    fn refuses_invalid_utf8_and_lone_surrogates() {
+        assert!(matches!(
+            check(b"{\"a\":\"\xff\"}"),
+            Err(StrictJsonError::Syntax(_))
+        ));
+        assert!(matches!(
+            check(b"{\"\xc3\":1}"),
+            Err(StrictJsonError::Syntax(_))
+        ));
+        for doc in [r#"{"a":"\ud800"}"#, r#"{"\udc00":1}"#, r#"["\ud800x"]"#] {
+            assert!(
+                matches!(check(doc.as_bytes()), Err(StrictJsonError::Syntax(_))),
+                "{doc}"
+            );
+        }
+        check(r#"{"a":"\ud83d\ude00"}"#.as_bytes()).unwrap();
     }
 
     #[test]

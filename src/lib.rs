@@ -7,15 +7,19 @@
 //! Every request flows one way:
 //!
 //! 1. **route** ([`gate::route()`]): discovery documents, CORS preflight and `/healthz` are
-//!    answered without a token; everything else is protected.
-//! 2. **extract** ([`token::extract`]): exactly one `Authorization: Bearer` credential.
-//! 3. **verify** ([`token::verify`]): structure, key chosen from the server's own key set by
+//!    answered without a token; the MCP endpoint (and `FORWARD_PATHS`) is protected; every
+//!    other path is `404`, never forwarded.
+//! 2. **admit** ([`admit`]): the gate and the upstream must read the same request — method,
+//!    media type and charset, content coding, counted body size, strict JSON (no duplicate
+//!    member names, even under case folding), `Mcp-Method`/`Mcp-Name` agreeing with the body.
+//! 3. **extract** ([`token::extract`]): exactly one `Authorization: Bearer` credential.
+//! 4. **verify** ([`token::verify`]): structure, key chosen from the server's own key set by
 //!    `kid` and an allowed `alg`, signature (WebCrypto in the Worker), claims at an injected time.
 //!    Only a [`token::VerifiedToken`] leaves this stage.
-//! 4. **authorize** ([`rules`], [`rpc`]): the JSON-RPC body is inspected (never re-serialised)
+//! 5. **authorize** ([`rules`], [`rpc`]): the JSON-RPC body is inspected (never re-serialised)
 //!    and matched against the scope rules; the answer is allow, step-up (`insufficient_scope`)
 //!    or deny.
-//! 5. **forward** ([`gate::forward`]): the original bytes go to the origin with identity
+//! 6. **forward** ([`gate::forward`]): the original bytes go to the origin with identity
 //!    headers; the client's token is removed; the response streams back unbuffered.
 //!
 //! Every stage has its own error enum; [`gate::respond`] maps them all to HTTP status and
@@ -36,6 +40,7 @@
 //! The core (everything outside `edge`) is platform-free and tested natively; `edge` is
 //! the thin Worker adapter (KV, fetch, WebCrypto, clock), compiled only for wasm32.
 
+pub mod admit;
 pub mod gate;
 pub mod json_strict;
 pub mod refresh;

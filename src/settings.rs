@@ -104,6 +104,9 @@ pub struct Settings {
     pub resource_url: Url,
     /// The path-inserted RFC 9728 metadata URL, computed once.
     metadata_url: String,
+    /// The serialized origin of `RESOURCE`: the gate's own origin (README "Request hygiene"),
+    /// never derived from the `Host` header.
+    own_origin: String,
     /// `AUTHORIZATION_SERVERS` (required): issuer URLs listed in the metadata document.
     pub authorization_servers: Vec<String>,
     /// `ORIGIN` (required): base URL of the origin MCP server.
@@ -130,8 +133,11 @@ pub struct Settings {
     pub require_typ_at_jwt: bool,
     /// `SCOPE_CLAIMS`: default `scope scp scopes`.
     pub scope_claims: Vec<ScopeClaim>,
-    /// `REQUIRE_RULES`: default `false` (a missing `rules` document means authenticated mode).
+    /// `REQUIRE_RULES`: default `true` (a missing `rules` document answers `503`; `false`
+    /// chooses authenticated mode while the isolate has never loaded a document).
     pub require_rules: bool,
+    /// `FORWARD_PATHS`: further exact paths served like the MCP endpoint. Default none.
+    pub forward_paths: Vec<String>,
     /// `ALLOWED_ORIGINS`: default own origin only.
     pub allowed_origins: AllowedOrigins,
     /// `FORWARD_TOKEN`: default `false` (the client's `Authorization` is stripped).
@@ -213,9 +219,10 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             .map(|v| v.split_ascii_whitespace().map(str::to_owned).collect())
     }
 
-    fn flag(&self, name: &'static str) -> Result<bool, SettingsError> {
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, SettingsError> {
         match self.get(name).as_deref() {
-            None | Some("false") => Ok(false),
+            None => Ok(default),
+            Some("false") => Ok(false),
             Some("true") => Ok(true),
             Some(_) => Err(invalid(name, "expected `true` or `false`")),
         }
@@ -389,11 +396,20 @@ impl Settings {
             return Err(invalid("ORIGIN_TIMEOUT_SECONDS", "must be at least 1"));
         }
 
+        let forward_paths = vars.list("FORWARD_PATHS").unwrap_or_default();
+        for path in &forward_paths {
+            if let Some(reason) = unservable_forward_path(path, resource_url.path()) {
+                return Err(invalid("FORWARD_PATHS", reason));
+            }
+        }
+
         let metadata_url = path_inserted_metadata_url(&resource_url);
+        let own_origin = resource_url.origin().ascii_serialization();
         Ok(Self {
             resource,
             resource_url,
             metadata_url,
+            own_origin,
             authorization_servers,
             origin,
             issuers,
@@ -405,11 +421,12 @@ impl Settings {
             resource_documentation: vars.get("RESOURCE_DOCUMENTATION"),
             allowed_algorithms,
             clock_skew_seconds: clock_skew_seconds as u32,
-            require_typ_at_jwt: vars.flag("REQUIRE_TYP_AT_JWT")?,
+            require_typ_at_jwt: vars.flag("REQUIRE_TYP_AT_JWT", false)?,
             scope_claims,
-            require_rules: vars.flag("REQUIRE_RULES")?,
+            require_rules: vars.flag("REQUIRE_RULES", true)?,
+            forward_paths,
             allowed_origins,
-            forward_token: vars.flag("FORWARD_TOKEN")?,
+            forward_token: vars.flag("FORWARD_TOKEN", false)?,
             forward_claims,
             origin_authorization: vars.get("ORIGIN_AUTHORIZATION").map(Secret),
             as_metadata_url,
@@ -423,6 +440,51 @@ impl Settings {
     pub fn metadata_url(&self) -> &str {
         &self.metadata_url
     }
+
+    /// The gate's own browser origin: the origin of `RESOURCE` (`https://mcp.example.com`).
+    /// Never taken from the `Host` header: under DNS rebinding, `Host` and `Origin` agree
+    /// with each other and not with `RESOURCE`.
+    pub fn own_origin(&self) -> &str {
+        &self.own_origin
+    }
+
+    /// Whether `path` is served like the MCP endpoint: the path of `RESOURCE`, exactly, or
+    /// one of `FORWARD_PATHS`.
+    pub fn serves_mcp_path(&self, path: &str) -> bool {
+        path == self.resource_url.path() || self.forward_paths.iter().any(|p| p == path)
+    }
+}
+
+/// Why a `FORWARD_PATHS` entry cannot be served, if it cannot. Entries are compared with the
+/// request path exactly (not decoded), so they must look like one: an absolute path without
+/// query, fragment, whitespace or percent-escapes, and no public endpoint of the gate.
+fn unservable_forward_path(path: &str, resource_path: &str) -> Option<&'static str> {
+    use crate::gate::route::{AUTHORIZATION_SERVER_PREFIX, HEALTH_PATH, PROTECTED_RESOURCE_PREFIX};
+    if !path.starts_with('/') {
+        return Some("each path must start with `/`");
+    }
+    if path
+        .bytes()
+        .any(|b| !b.is_ascii_graphic() || b"?#%\\".contains(&b))
+    {
+        return Some("a path must be visible ASCII without `?`, `#`, `%` or `\\`");
+    }
+    if path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Some("a path must not hold `.` or `..` segments");
+    }
+    if path == resource_path {
+        return Some("the MCP endpoint (the path of RESOURCE) is served already");
+    }
+    if path == HEALTH_PATH
+        || path.starts_with(PROTECTED_RESOURCE_PREFIX)
+        || path.starts_with(AUTHORIZATION_SERVER_PREFIX)
+    {
+        return Some("a path must not be one of the gate's public endpoints");
+    }
+    None
 }
 
 #[cfg(test)]
@@ -461,7 +523,17 @@ mod tests {
         assert_eq!(s.jwks_source, JwksSource::Discover);
         assert_eq!(s.allowed_algorithms, Algorithm::DEFAULT_ALLOWED.to_vec());
         assert_eq!(s.clock_skew_seconds, 60);
-        assert!(!s.require_typ_at_jwt && !s.require_rules && !s.forward_token);
+        assert!(!s.require_typ_at_jwt && !s.forward_token);
+        assert!(
+            s.require_rules,
+            "a missing rules document fails closed by default"
+        );
+        assert!(s.forward_paths.is_empty());
+        assert_eq!(s.own_origin(), "https://mcp.example.com");
+        assert!(s.serves_mcp_path("/mcp"));
+        assert!(
+            !s.serves_mcp_path("/mcp/") && !s.serves_mcp_path("/MCP") && !s.serves_mcp_path("/")
+        );
         assert_eq!(s.allowed_origins, AllowedOrigins::OwnOnly);
         assert_eq!(s.max_body_bytes, 1_048_576);
         assert!(s.origin_authorization.is_none());
@@ -516,6 +588,29 @@ mod tests {
             assert_eq!(err.setting(), name);
             assert!(!err.to_string().contains(value), "{err}");
         }
+    }
+
+    #[test]
+    fn forward_paths_are_exact_plain_paths() {
+        let s = with(&[("FORWARD_PATHS", "/messages /sse")]).unwrap();
+        assert!(s.serves_mcp_path("/messages") && s.serves_mcp_path("/sse"));
+        assert!(!s.serves_mcp_path("/messages/") && !s.serves_mcp_path("/Messages"));
+        for bad in [
+            "messages",
+            "/a?b",
+            "/a#b",
+            "/a%2fb",
+            "/a/../b",
+            "/mcp",
+            "/healthz",
+            "/.well-known/oauth-protected-resource/x",
+            "/.well-known/oauth-authorization-server",
+        ] {
+            let err = with(&[("FORWARD_PATHS", bad)]).unwrap_err();
+            assert_eq!(err.setting(), "FORWARD_PATHS", "{bad}");
+        }
+        let off = with(&[("REQUIRE_RULES", "false")]).unwrap();
+        assert!(!off.require_rules);
     }
 
     #[test]

@@ -7,9 +7,13 @@ use std::cell::RefCell;
 
 use common::*;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use mcp_gate::admit::AdmitError;
 use mcp_gate::gate::forward;
 use mcp_gate::gate::header_edit::HeaderEdit;
-use mcp_gate::gate::pipeline::{self, Allowed, ProtectedRequest, Refusal, RulesView};
+use mcp_gate::gate::logline::LogLine;
+use mcp_gate::gate::pipeline::{
+    self, AdmittedHead, Allowed, ProtectedRequest, Refusal, RequestHead, RulesView,
+};
 use mcp_gate::gate::GateError;
 use mcp_gate::rules::RuleSet;
 use mcp_gate::settings::{Settings, SettingsError};
@@ -19,7 +23,6 @@ use mcp_gate::token::KeySet;
 use serde_json::{json, Value};
 
 const METADATA: &str = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp";
-const OWN: &str = "https://mcp.example.com";
 
 fn rules() -> RuleSet {
     RuleSet::parse(include_str!("fixtures/rules.example.json")).unwrap()
@@ -47,16 +50,48 @@ fn bearer(scope: &str) -> String {
     format!("Bearer {}", rs256(c))
 }
 
-/// A request to `/mcp` of the gate at [`OWN`].
-fn request<'a>(method: &'a Method, headers: &'a HeaderMap, body: &'a str) -> ProtectedRequest<'a> {
+/// `headers` of a request, with `Content-Type: application/json` added to a `POST` that has
+/// none (the media type admission asks for).
+fn with_json_type(method: &Method, headers: &HeaderMap) -> HeaderMap {
+    let mut headers = headers.clone();
+    if *method == Method::POST && !headers.contains_key("content-type") {
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+    }
+    headers
+}
+
+/// The head of a request to `/mcp`, admitted.
+fn admitted(
+    method: &Method,
+    headers: &HeaderMap,
+    settings: &Settings,
+) -> Result<AdmittedHead, Box<Refusal>> {
+    let head = RequestHead {
+        method: Some(method),
+        raw_method: method.as_str(),
+        path: "/mcp",
+        headers,
+    };
+    pipeline::admit_head(&head, settings)
+}
+
+/// A request to `/mcp` whose head was admitted.
+fn request<'a>(
+    head: &'a AdmittedHead,
+    headers: &'a HeaderMap,
+    body: &'a str,
+) -> ProtectedRequest<'a> {
     ProtectedRequest {
-        method,
+        head,
         path: "/mcp",
         headers,
         body: body.as_bytes(),
-        declared_length: None,
-        own_origin: OWN,
     }
+}
+
+/// The log line of a refusal.
+fn log_of(refusal: Refusal) -> LogLine {
+    refusal.into_parts().1
 }
 
 fn run(
@@ -66,7 +101,9 @@ fn run(
     settings: &Settings,
     rules: RulesView<'_>,
 ) -> Result<Allowed, Box<Refusal>> {
-    let request = request(&method, headers, body);
+    let headers = with_json_type(&method, headers);
+    let head = admitted(&method, &headers, settings)?;
+    let request = request(&head, &headers, body);
     let pre = pipeline::precheck(&request, settings, rules, |_| None)?;
     pollster::block_on(pipeline::authorize(
         pre,
@@ -170,7 +207,7 @@ fn invalid_tokens_get_invalid_token_without_echoing_the_token() {
         assert!(challenge.ends_with(&format!("resource_metadata=\"{METADATA}\"")));
         let raw = bad.trim_start_matches("Bearer ");
         assert!(!challenge.contains(raw) && !body.to_string().contains(raw));
-        assert!(!refusal.log_line().to_json().contains(raw));
+        assert!(!log_of(refusal).to_json().contains(raw));
     }
 }
 
@@ -196,7 +233,7 @@ fn insufficient_scope_names_every_scope_the_request_needs() {
         "{challenge}"
     );
     assert!(challenge.contains("admin_reset"));
-    let log = refusal.log_line();
+    let log = log_of(refusal);
     assert_eq!(log.rule.as_deref(), Some("any tool"));
     assert_eq!(log.missing, ["mcp:tools:admin_reset"]);
     // The same token reaches calendar reads.
@@ -280,21 +317,22 @@ fn oversized_bodies_broken_bodies_and_missing_rules() {
     ));
     assert_eq!((status, challenge), (413, None));
 
-    // A body declared too large is refused without being read (the adapter passes no bytes).
-    let incoming = headers(&[("authorization", &token)]);
-    let unread = ProtectedRequest {
-        method: &Method::POST,
-        path: "/mcp",
-        headers: &incoming,
-        body: &[],
-        declared_length: Some(65),
-        own_origin: OWN,
-    };
-    let Err(refusal) = pipeline::precheck(&unread, &s, RulesView::Authenticated, |_| None) else {
+    // A body declared too large is refused before it is read.
+    let incoming = headers(&[
+        ("authorization", &token),
+        ("content-type", "application/json"),
+        ("content-length", "65"),
+    ]);
+    let Err(refusal) = admitted(&Method::POST, &incoming, &s) else {
         panic!("a body declared too large must be refused");
     };
-    assert_eq!(refusal.error, GateError::BodyTooLarge);
+    assert_eq!(refusal.error, GateError::Admit(AdmitError::BodyTooLarge));
     assert_eq!(refusal.response().status(), 413);
+    let fits = headers(&[
+        ("content-type", "application/json"),
+        ("content-length", "64"),
+    ]);
+    admitted(&Method::POST, &fits, &s).unwrap();
 
     let s = settings(&[]);
     let (status, _, body, _) = refused(run(
@@ -362,7 +400,12 @@ fn the_origin_sees_the_identity_and_never_the_token() {
         RulesView::Authenticated,
     )
     .unwrap();
-    let out = forward::origin_headers(&incoming, &allowed.token, &s);
+    let client = forward::ClientFacts {
+        connecting_ip: None,
+        host: "mcp.example.com",
+        proto: "https",
+    };
+    let out = forward::upstream_headers(&incoming, &allowed.token, &s, &client);
     assert_eq!(out["x-mcp-auth-subject"], "user-1");
     assert_eq!(out["x-mcp-auth-client-id"], "client-1");
     assert_eq!(out["x-mcp-auth-issuer"], ISS);
@@ -375,16 +418,16 @@ fn the_origin_sees_the_identity_and_never_the_token() {
     assert!(out.get("x-hop").is_none() && out.get("connection").is_none());
 
     let passthrough = settings(&[("FORWARD_TOKEN", "true")]);
-    let out = forward::origin_headers(&incoming, &allowed.token, &passthrough);
+    let out = forward::upstream_headers(&incoming, &allowed.token, &passthrough, &client);
     assert_eq!(out["authorization"], token.as_str());
 
     let gate_only = settings(&[("ORIGIN_AUTHORIZATION", "Bearer origin-secret")]);
-    let out = forward::origin_headers(&incoming, &allowed.token, &gate_only);
+    let out = forward::upstream_headers(&incoming, &allowed.token, &gate_only, &client);
     assert_eq!(out["authorization"], "Bearer origin-secret");
     assert_eq!(out.get_all("authorization").iter().count(), 1);
 
     assert_eq!(
-        forward::origin_url(&s, "/mcp", Some("a=1")),
+        forward::upstream_url(&s, "/mcp", Some("a=1")),
         "https://origin.internal/mcp?a=1"
     );
     let log = allowed.log.to_json();
@@ -395,7 +438,7 @@ fn the_origin_sees_the_identity_and_never_the_token() {
 #[test]
 fn header_edits_from_names_as_the_runtime_lists_them() {
     // The adapter passes lowercase names (as the runtime's `Headers.keys()` lists them) and
-    // the `Connection` value; the edits must equal what `origin_headers` does to a map.
+    // the `Connection` value; the edits must equal what `upstream_headers` does to a map.
     let token = bearer("mcp:read");
     let allowed = run(
         Method::POST,
@@ -416,7 +459,18 @@ fn header_edits_from_names_as_the_runtime_lists_them() {
         "x-mcp-auth-issuer",
         "x-mcp-auth-subject",
     ];
-    let edits = forward::header_edits(names, Some("keep-alive, X-Hop"), &allowed.token, &s);
+    let client = forward::ClientFacts {
+        connecting_ip: Some("203.0.113.7"),
+        host: "mcp.example.com",
+        proto: "https",
+    };
+    let edits = forward::header_edits(
+        names,
+        Some("keep-alive, X-Hop"),
+        &allowed.token,
+        &s,
+        &client,
+    );
     // Every removal comes before every set, so a set header is never removed again.
     let first_set = edits
         .iter()
@@ -450,7 +504,7 @@ fn header_edits_from_names_as_the_runtime_lists_them() {
 
     // Without ORIGIN_AUTHORIZATION, FORWARD_TOKEN keeps the client's Authorization.
     let passthrough = settings(&[("FORWARD_TOKEN", "true")]);
-    let edits = forward::header_edits(names, None, &allowed.token, &passthrough);
+    let edits = forward::header_edits(names, None, &allowed.token, &passthrough, &client);
     assert!(!removed_names(&edits).contains(&"authorization"));
     assert!(set_headers(&edits)
         .iter()
@@ -519,9 +573,13 @@ fn a_recalled_token_is_not_parsed_or_verified_again() {
     )
     .unwrap()
     .token;
-    let incoming = headers(&[("authorization", "Bearer not-a-jwt")]);
+    let incoming = headers(&[
+        ("authorization", "Bearer not-a-jwt"),
+        ("content-type", "application/json"),
+    ]);
     let body = call("echo");
-    let request = request(&Method::POST, &incoming, &body);
+    let head = admitted(&Method::POST, &incoming, &s).unwrap();
+    let request = request(&head, &incoming, &body);
     let Err(refusal) = pipeline::precheck(&request, &s, RulesView::Authenticated, |_| None) else {
         panic!("a malformed token is refused when not recalled");
     };
@@ -585,9 +643,13 @@ fn repeated_tokens_are_served_from_the_cache_and_scopes_are_still_checked() {
     let verifier = CountingVerifier(std::cell::Cell::new(0));
     let token = bearer("mcp:tools:calendar:read");
     let attempt = |tool: &str, keys: &KeySet, now_ms: u64| {
-        let incoming = headers(&[("authorization", &token)]);
+        let incoming = headers(&[
+            ("authorization", &token),
+            ("content-type", "application/json"),
+        ]);
         let body = call(tool);
-        let request = request(&Method::POST, &incoming, &body);
+        let head = admitted(&Method::POST, &incoming, &s).map_err(|r| r.error)?;
+        let request = request(&head, &incoming, &body);
         let recall = pipeline::recall_from(&cache, Some(keys), now_ms);
         let pre = pipeline::precheck(&request, &s, RulesView::Document(&rules), recall)
             .map_err(|r| r.error)?;

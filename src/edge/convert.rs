@@ -9,6 +9,7 @@ use wasm_bindgen::JsValue;
 use web_sys::{Headers, Response, ResponseInit};
 
 use super::glue;
+use crate::admit::mcp_headers;
 use crate::gate::forward;
 use crate::gate::header_edit::HeaderEdit;
 use crate::settings::Settings;
@@ -18,10 +19,11 @@ use crate::token::VerifiedToken;
 /// core's [`forward::header_edits`] applied. Two calls cross the boundary: the header names
 /// come in as one JSON string, the edits go out as one; the client's token never crosses
 /// again.
-pub fn origin_headers(
+pub fn upstream_headers(
     incoming: &Headers,
     token: &VerifiedToken,
     settings: &Settings,
+    client: &forward::ClientFacts<'_>,
 ) -> Result<Headers, JsValue> {
     let names: Vec<String> = serde_json::from_str(&glue::header_names(incoming))
         .map_err(|_| JsValue::from_str("request header names"))?;
@@ -33,6 +35,7 @@ pub fn origin_headers(
         connection.as_deref(),
         token,
         settings,
+        client,
     );
     edited_copy(incoming, &edits)
 }
@@ -69,29 +72,46 @@ fn copy_with(source: &Headers, list: &[[&str; 3]]) -> Result<Headers, JsValue> {
     glue::edited_headers(source, &json)
 }
 
-/// The request headers the gate reads before it forwards (`Authorization`, `Origin`,
-/// `Content-Length`), as a map: reading three by name costs a fraction of converting them
-/// all, and forwarding copies the rest inside the runtime ([`origin_headers`]).
+/// The request headers the core reads, in one call across the boundary (the rest are copied
+/// inside the runtime when forwarding, see [`upstream_headers`]).
 ///
-/// Keep in step with the core: `cors::check` reads `Origin`, `pipeline::precheck` reads
-/// `Authorization`, the adapter reads `Content-Length`; nothing before forwarding reads more.
+/// Keep in step with the core: `cors` reads `Origin` (and a preflight's
+/// `Access-Control-Request-Headers`), `admit` reads the body's framing and media type and
+/// `Mcp-Method`/`Mcp-Name`, `pipeline::precheck` reads `Authorization`, forwarding reads
+/// `CF-Connecting-IP`; nothing before forwarding reads more.
 pub fn gate_headers(headers: &Headers) -> HeaderMap {
-    const READ: [HeaderName; 3] = [
+    const READ: [HeaderName; 10] = [
         http::header::AUTHORIZATION,
         http::header::ORIGIN,
         http::header::CONTENT_LENGTH,
+        http::header::CONTENT_TYPE,
+        http::header::CONTENT_ENCODING,
+        http::header::TRANSFER_ENCODING,
+        http::header::ACCESS_CONTROL_REQUEST_HEADERS,
+        HeaderName::from_static(mcp_headers::MCP_METHOD),
+        HeaderName::from_static(mcp_headers::MCP_NAME),
+        HeaderName::from_static(CF_CONNECTING_IP),
     ];
+    const NAMES: &str = "authorization,origin,content-length,content-type,content-encoding,transfer-encoding,access-control-request-headers,mcp-method,mcp-name,cf-connecting-ip";
+    let values: Vec<Option<String>> =
+        serde_json::from_str(&glue::pick_headers(headers, NAMES)).unwrap_or_default();
     let mut map = HeaderMap::new();
-    for name in READ {
-        // The runtime joins repeated headers with `", "`.
-        if let Some(value) = headers.get(name.as_str()).ok().flatten() {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                map.append(name, value);
-            }
+    for (name, value) in READ.into_iter().zip(values) {
+        // A value the `http` crate refuses (not visible ASCII) is kept as bytes: the core
+        // then refuses what it cannot read instead of not seeing it.
+        if let Some(value) = value {
+            let value = HeaderValue::from_str(&value)
+                .or_else(|_| HeaderValue::from_bytes(value.as_bytes()))
+                .or_else(|_| HeaderValue::from_bytes(b"\xff"))
+                .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+            map.append(name, value);
         }
     }
     map
 }
+
+/// `CF-Connecting-IP`: the client address Cloudflare's edge sets.
+pub const CF_CONNECTING_IP: &str = "cf-connecting-ip";
 
 /// Converts an `http` header map into runtime headers: each pair appended to empty headers
 /// through the same one-call path as [`edited_copy`], instead of one `append` (and two string

@@ -4,6 +4,45 @@
 // closures and a microtask, so these take and return whole values. No decision is made
 // here: what to remove or set comes from the core (gate::forward, gate::cors).
 
+/**
+ * The values of the named headers (`names`: one comma-separated string), as one JSON array
+ * (`null` for an absent header; the runtime joins repeated headers with ", ").
+ */
+export function pickHeaders(headers, names) {
+  return JSON.stringify(names.split(',').map((name) => headers.get(name)));
+}
+
+/**
+ * The request body, read and counted chunk by chunk: resolves to its bytes (empty when there
+ * is no body), or to `undefined` as soon as more than `limit` bytes have arrived; the rest is
+ * then never read (the stream is cancelled). So at most `limit` bytes plus one chunk are held,
+ * whatever the client sends, with or without Content-Length. Rejects if the read fails.
+ */
+export async function readBody(request, limit) {
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
 /** The header names of `headers` (lowercase, as the runtime lists them), as one JSON array. */
 export function headerNames(headers) {
   return JSON.stringify([...headers.keys()]);

@@ -3,10 +3,20 @@
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use web_sys::{Headers, RequestInit};
+use web_sys::{Headers, Request, RequestInit};
 
 #[wasm_bindgen(module = "/src/edge/glue.js")]
 extern "C" {
+    /// The values of the comma-separated header `names`, as one JSON array (`null` when
+    /// absent).
+    #[wasm_bindgen(js_name = pickHeaders)]
+    pub fn pick_headers(headers: &Headers, names: &str) -> String;
+
+    /// A promise of the request body's bytes (a `Uint8Array`), or of `undefined` as soon as
+    /// more than `limit` bytes arrived (the rest is never read).
+    #[wasm_bindgen(js_name = readBody)]
+    pub fn read_body(request: &Request, limit: f64) -> js_sys::Promise;
+
     /// The header names of `headers`, as one JSON array of strings.
     #[wasm_bindgen(js_name = headerNames)]
     pub fn header_names(headers: &Headers) -> String;

@@ -12,8 +12,8 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use worker::{console_error, console_log, Delay, Env};
 
-use super::origin::{fetch_with_deadline, FetchError};
 use super::state::{kv_get, kv_put, now_ms};
+use super::upstream::{fetch_with_deadline, FetchError};
 use crate::refresh::as_metadata::{self, MAX_AS_METADATA_BYTES};
 use crate::refresh::discovery::{JwksLocation, ResolvedJwksUri};
 use crate::refresh::fetch::FETCH_TIMEOUT_MS;

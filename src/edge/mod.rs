@@ -5,8 +5,8 @@
 mod convert;
 mod glue;
 mod keys;
-mod origin;
 mod state;
+mod upstream;
 mod webcrypto;
 
 use std::cell::RefCell;
@@ -19,16 +19,17 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use worker::{console_log, event, Context, Env, Result, ScheduleContext, ScheduledEvent};
 
+use crate::admit::AdmitError;
 use crate::gate::cors::{self, BrowserOrigin};
 use crate::gate::logline::LogLine;
-use crate::gate::pipeline::{self, ProtectedRequest, RulesView};
+use crate::gate::pipeline::{self, ProtectedRequest, RequestHead, RulesView};
 use crate::gate::respond::{json_response, ChallengeContext};
 use crate::gate::{forward, metadata, request_line, route, GateError, Route};
 use crate::settings::Settings;
 use crate::token::cache::TokenCache;
 use convert::{from_http, gate_headers};
-use origin::OriginFailure;
 use state::{now_ms, RulesSlot};
+use upstream::UpstreamFailure;
 use webcrypto::WebCryptoVerifier;
 
 thread_local! {
@@ -57,18 +58,27 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 // across the boundary up front, needed or not.
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let started = now_ms();
-    let method = request_line::method(&req.method());
+    let raw_method = req.method();
+    let method = request_line::method(&raw_method);
     let raw_url = req.url();
     let url = request_line::request_url(&raw_url).map_err(|e| {
         worker::Error::RustError(format!("failed to parse Url from {e}: {raw_url}"))
     })?;
-    let path = url.path.clone();
     let settings = state::settings(&env);
     let raw_headers = req.headers();
     let headers = gate_headers(&raw_headers);
-    let own_origin = url.origin.clone();
+    let head = RequestHead {
+        method: method.as_ref(),
+        raw_method: &raw_method,
+        path: &url.path,
+        headers: &headers,
+    };
 
-    match route(&method, &path, settings.as_ref().ok().map(Rc::as_ref)) {
+    match route(
+        method.as_ref(),
+        &url.path,
+        settings.as_ref().ok().map(Rc::as_ref),
+    ) {
         Route::ProtectedResourceMetadata => Ok(match &settings {
             Ok(s) => from_http(metadata_response(s)),
             Err(e) => {
@@ -83,50 +93,65 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
             from_http(as_metadata_response(document))
         }
         Route::Preflight => {
-            let public = path.starts_with(route::PROTECTED_RESOURCE_PREFIX)
-                || path.starts_with(route::AUTHORIZATION_SERVER_PREFIX);
             let origin = match &settings {
-                Ok(s) => cors::check(&headers, &own_origin, s),
+                Ok(s) => cors::check(&headers, s),
                 Err(_) => BrowserOrigin::Forbidden,
             };
-            from_http(cors::preflight(&origin, public))
+            let requested = headers.get(http::header::ACCESS_CONTROL_REQUEST_HEADERS);
+            from_http(cors::preflight(
+                &origin,
+                route::is_public(&url.path),
+                requested,
+            ))
         }
         Route::Health => from_http(apart(health(&env, started)).await),
+        Route::NotServed => match &settings {
+            Ok(s) => refuse(*pipeline::not_served(&head, s), started),
+            Err(e) => settings_refusal(e.clone(), &head, started),
+        },
         Route::Protected => {
             let settings = match settings {
                 Ok(s) => s,
-                Err(e) => {
-                    let error = GateError::Settings(e);
-                    let response = error.respond(&ChallengeContext::default());
-                    log(
-                        LogLine {
-                            decision: "deny",
-                            reason: error.reason(),
-                            status: response.status().as_u16(),
-                            http_method: method.to_string(),
-                            path,
-                            ..LogLine::default()
-                        },
-                        started,
-                    );
-                    return from_http(response);
-                }
+                Err(e) => return settings_refusal(e, &head, started),
             };
-            apart(protected(
-                req,
-                &env,
-                &ctx,
-                &settings,
-                method,
-                url,
-                &raw_headers,
-                headers,
-                own_origin,
+            let admitted = match pipeline::admit_head(&head, &settings) {
+                Ok(admitted) => admitted,
+                Err(refusal) => return refuse(*refusal, started),
+            };
+            let context = RequestContext {
+                env: &env,
+                ctx: &ctx,
+                settings: &settings,
+                url: &url,
+                raw_headers: &raw_headers,
+                headers: &headers,
                 started,
-            ))
-            .await
+            };
+            apart(protected(req, admitted, &context)).await
         }
     }
+}
+
+/// Invalid settings: every request that is not discovery gets the `500` naming the setting.
+fn settings_refusal(
+    error: crate::settings::SettingsError,
+    head: &RequestHead<'_>,
+    started: u64,
+) -> Result<web_sys::Response> {
+    let error = GateError::Settings(error);
+    let response = error.respond(&ChallengeContext::default());
+    log(
+        LogLine {
+            decision: "deny",
+            reason: error.reason(),
+            status: response.status().as_u16(),
+            http_method: head.raw_method.to_owned(),
+            path: head.path.to_owned(),
+            ..LogLine::default()
+        },
+        started,
+    );
+    from_http(response)
 }
 
 /// Runs a future behind a `dyn` pointer, so that its state machine compiles to functions of
@@ -201,55 +226,54 @@ fn log(mut line: LogLine, started: u64) {
     web_sys::console::log_1(&JsValue::from_str(&line.to_json()));
 }
 
+/// What one protected request carries through the adapter's stages.
+struct RequestContext<'a> {
+    env: &'a Env,
+    ctx: &'a Context,
+    settings: &'a Settings,
+    url: &'a request_line::RequestUrl,
+    /// The runtime's request headers (copied inside the runtime when forwarding).
+    raw_headers: &'a web_sys::Headers,
+    /// The headers the core reads.
+    headers: &'a HeaderMap,
+    started: u64,
+}
+
 /// A request body read once: its bytes in wasm memory for the core, and the runtime's own
-/// buffer, which is what the origin receives (the same bytes, never copied back out of wasm).
+/// copy, which is what the upstream receives (the same bytes, never copied back out of wasm).
 #[derive(Default)]
 struct Body {
     bytes: Vec<u8>,
-    buffer: Option<js_sys::ArrayBuffer>,
+    buffer: Option<js_sys::Uint8Array>,
 }
 
-async fn read_body(req: &web_sys::Request) -> Body {
-    let Ok(promise) = req.array_buffer() else {
-        return Body::default();
-    };
-    match JsFuture::from(promise).await {
-        Ok(buffer) => Body {
-            bytes: js_sys::Uint8Array::new(&buffer).to_vec(),
-            buffer: Some(buffer.into()),
-        },
-        Err(_) => Body::default(),
+/// Reads the body counted (see `readBody` in `glue.js`): never more than `MAX_BODY_BYTES`
+/// plus one chunk is held, with or without `Content-Length`.
+async fn read_body(req: &web_sys::Request, limit: usize) -> std::result::Result<Body, AdmitError> {
+    match JsFuture::from(glue::read_body(req, limit as f64)).await {
+        Ok(value) if value.is_undefined() => Err(AdmitError::BodyTooLarge),
+        Ok(value) => {
+            let buffer = js_sys::Uint8Array::new(&value);
+            Ok(Body {
+                bytes: buffer.to_vec(),
+                buffer: Some(buffer),
+            })
+        }
+        Err(_) => Err(AdmitError::BodyUnreadable),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn protected(
     req: web_sys::Request,
-    env: &Env,
-    ctx: &Context,
-    settings: &Settings,
-    method: Method,
-    url: request_line::RequestUrl,
-    raw_headers: &web_sys::Headers,
-    headers: HeaderMap,
-    own_origin: String,
-    started: u64,
+    admitted: pipeline::AdmittedHead,
+    rc: &RequestContext<'_>,
 ) -> Result<web_sys::Response> {
-    // Refuse oversized bodies before reading them when the client says how large they are.
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    let read_body = async {
-        match declared {
-            Some(n) if n > settings.max_body_bytes => Body::default(),
-            _ if method == Method::GET || method == Method::HEAD => Body::default(),
-            _ => read_body(&req).await,
-        }
-    };
+    let settings = rc.settings;
+    let env = rc.env;
+    let started = rc.started;
     // Without an `Authorization` header the answer is a challenge that needs no key: a fresh
     // isolate then neither reads KV `jwks` nor parses it for that request.
-    let has_credentials = headers.contains_key(http::header::AUTHORIZATION);
+    let has_credentials = rc.headers.contains_key(http::header::AUTHORIZATION);
     let load_keys = async {
         if has_credentials {
             Some(keys::current(env).await)
@@ -260,26 +284,32 @@ async fn protected(
     // The body and both KV reads (when due) run concurrently: a fresh isolate pays one round
     // trip, not three.
     let (body, keys, rules_slot) = futures_util::future::join3(
-        apart(read_body),
+        apart(read_body(&req, settings.max_body_bytes)),
         apart(load_keys),
         apart(state::load_rules(env, started)),
     )
     .await;
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => {
+            let refusal = pipeline::body_refused(&admitted, &rc.url.path, settings, e);
+            return refuse(*refusal, started);
+        }
+    };
     if keys.is_some() {
-        keys::refresh_if_stale(settings, ctx, env);
+        keys::refresh_if_stale(settings, rc.ctx, env);
     }
     let rules = match &rules_slot {
         RulesSlot::Loaded(set) => RulesView::Document(set),
         RulesSlot::Absent if !settings.require_rules => RulesView::Authenticated,
-        RulesSlot::Unknown | RulesSlot::Absent | RulesSlot::Unusable => RulesView::Unavailable,
+        RulesSlot::Absent => RulesView::Missing,
+        RulesSlot::Unknown | RulesSlot::Unusable => RulesView::Unavailable,
     };
     let request = ProtectedRequest {
-        method: &method,
-        path: &url.path,
-        headers: &headers,
+        head: &admitted,
+        path: &rc.url.path,
+        headers: rc.headers,
         body: &body.bytes,
-        declared_length: declared,
-        own_origin: &own_origin,
     };
     let cache = TOKEN_CACHE.with(Rc::clone);
     let recall = pipeline::recall_from(&cache, keys.as_deref(), started);
@@ -316,28 +346,38 @@ async fn protected(
 
     apart(forward_allowed(
         allowed,
-        settings,
-        &method,
-        &url,
-        raw_headers,
+        &admitted.method,
         body.buffer.as_ref(),
-        started,
+        rc,
     ))
     .await
 }
 
-/// Sends an allowed request to the origin and relays its response (SPEC §6).
+/// Sends an allowed request to the upstream and relays its response (README "Forwarding").
 async fn forward_allowed(
     allowed: pipeline::Allowed,
-    settings: &Settings,
     method: &Method,
-    url: &request_line::RequestUrl,
-    raw_headers: &web_sys::Headers,
-    body: Option<&js_sys::ArrayBuffer>,
-    started: u64,
+    body: Option<&js_sys::Uint8Array>,
+    rc: &RequestContext<'_>,
 ) -> Result<web_sys::Response> {
-    let target = forward::origin_url(settings, &url.path, url.query.as_deref());
-    let origin_headers = match convert::origin_headers(raw_headers, &allowed.token, settings) {
+    let settings = rc.settings;
+    let started = rc.started;
+    let target = forward::upstream_url(settings, &rc.url.path, rc.url.query.as_deref());
+    let (proto, host) = rc
+        .url
+        .origin
+        .split_once("://")
+        .unwrap_or(("https", rc.url.origin.as_str()));
+    let client = forward::ClientFacts {
+        connecting_ip: rc
+            .headers
+            .get(convert::CF_CONNECTING_IP)
+            .and_then(|v| v.to_str().ok()),
+        host,
+        proto,
+    };
+    let headers = match convert::upstream_headers(rc.raw_headers, &allowed.token, settings, &client)
+    {
         Ok(headers) => headers,
         Err(_) => {
             // The runtime refused its own headers' copy: answer, never forward half of them.
@@ -351,10 +391,10 @@ async fn forward_allowed(
         }
     };
     let mut line = allowed.log;
-    match apart(origin::send(
+    match apart(upstream::send(
         &target,
         method,
-        &origin_headers,
+        &headers,
         body,
         settings.origin_timeout_seconds,
     ))
@@ -364,18 +404,18 @@ async fn forward_allowed(
             line.status = response.status();
             log(line, started);
             if allowed.browser_origin == BrowserOrigin::Absent {
-                // Nothing to add: hand the origin's response to the runtime as it is.
+                // Nothing to add: hand the upstream's response to the runtime as it is.
                 return Ok(response);
             }
             let edits = cors::response_edits(&allowed.browser_origin);
-            origin::with_edits(&response, &edits).ok_or_else(|| {
-                worker::Error::RustError("could not relay the origin's response".into())
+            upstream::with_edits(&response, &edits).ok_or_else(|| {
+                worker::Error::RustError("could not relay the upstream's response".into())
             })
         }
         Err(failure) => {
             let error = match failure {
-                OriginFailure::Unreachable => GateError::OriginUnreachable,
-                OriginFailure::Timeout => GateError::OriginTimeout,
+                UpstreamFailure::Unreachable => GateError::OriginUnreachable,
+                UpstreamFailure::Timeout => GateError::OriginTimeout,
             };
             let refusal = pipeline::Refusal {
                 error,

@@ -1,9 +1,11 @@
 //! Browser origins: `Origin` validation (MCP transport security) and CORS headers.
 //!
 //! A request that carries an `Origin` header comes from a browser page. Unless that origin is
-//! the gate's own or listed in `ALLOWED_ORIGINS`, it is refused before the token is looked at
-//! (DNS-rebinding and cross-site protection the MCP transport asks servers for). Responses to
-//! allowed origins, challenges included, expose the headers an MCP client must read.
+//! the gate's own (the origin of `RESOURCE`, never one derived from `Host`: under DNS
+//! rebinding, `Host` and `Origin` agree with each other) or listed in `ALLOWED_ORIGINS`, it is
+//! refused before the token is looked at (DNS-rebinding and cross-site protection the MCP
+//! transport asks servers for). Responses to allowed origins, challenges included, expose the
+//! headers an MCP client must read.
 
 use http::header::{
     HeaderMap, HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS,
@@ -17,9 +19,10 @@ use crate::settings::Settings;
 
 /// Headers a browser MCP client must be able to read.
 pub const EXPOSE_HEADERS: &str = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version";
-/// Request headers a browser MCP client may send.
-pub const ALLOW_HEADERS: &str =
-    "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID";
+/// Request headers a browser MCP client may send (besides the `Mcp-Param-*` it asks for).
+pub const ALLOW_HEADERS: &str = "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name";
+/// Prefix of the MCP request headers that carry tool parameters (revision 2026-07-28).
+const PARAM_HEADER_PREFIX: &str = "mcp-param-";
 /// Methods of the streamable HTTP transport.
 pub const ALLOW_METHODS: &str = "GET, POST, DELETE, OPTIONS";
 
@@ -35,7 +38,8 @@ pub enum BrowserOrigin {
 }
 
 /// Validates the request's `Origin` against the gate's own origin and `ALLOWED_ORIGINS`.
-pub fn check(headers: &HeaderMap, own_origin: &str, settings: &Settings) -> BrowserOrigin {
+pub fn check(headers: &HeaderMap, settings: &Settings) -> BrowserOrigin {
+    let own_origin = settings.own_origin();
     let mut values = headers.get_all(ORIGIN).iter();
     match (values.next(), values.next()) {
         (None, _) => BrowserOrigin::Absent,
@@ -70,8 +74,33 @@ pub fn response_edits(origin: &BrowserOrigin) -> Vec<HeaderEdit> {
     }
 }
 
+/// The `Access-Control-Allow-Headers` value: the fixed list, plus each `Mcp-Param-*` name the
+/// preflight asks for in `Access-Control-Request-Headers` (names of token characters only).
+pub fn allow_headers(requested: Option<&HeaderValue>) -> HeaderValue {
+    let mut value = String::from(ALLOW_HEADERS);
+    let requested = requested.and_then(|v| v.to_str().ok()).unwrap_or_default();
+    for name in requested.split(',').map(str::trim) {
+        let is_param = name.len() > PARAM_HEADER_PREFIX.len()
+            && name.as_bytes()[..PARAM_HEADER_PREFIX.len()]
+                .eq_ignore_ascii_case(PARAM_HEADER_PREFIX.as_bytes());
+        let token = name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if is_param && token {
+            value.push_str(", ");
+            value.push_str(name);
+        }
+    }
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(ALLOW_HEADERS))
+}
+
 /// Answers an `OPTIONS` preflight without a token. `public` paths (discovery) allow any origin.
-pub fn preflight(origin: &BrowserOrigin, public: bool) -> Response<Vec<u8>> {
+/// `requested` is the preflight's `Access-Control-Request-Headers`.
+pub fn preflight(
+    origin: &BrowserOrigin,
+    public: bool,
+    requested: Option<&HeaderValue>,
+) -> Response<Vec<u8>> {
     let allow_origin = match (origin, public) {
         (_, true) => HeaderValue::from_static("*"),
         (BrowserOrigin::Allowed(value), false) => value.clone(),
@@ -98,10 +127,7 @@ pub fn preflight(origin: &BrowserOrigin, public: bool) -> Response<Vec<u8>> {
         "access-control-allow-methods",
         HeaderValue::from_static(ALLOW_METHODS),
     );
-    headers.insert(
-        "access-control-allow-headers",
-        HeaderValue::from_static(ALLOW_HEADERS),
-    );
+    headers.insert("access-control-allow-headers", allow_headers(requested));
     headers.insert(
         "access-control-expose-headers",
         HeaderValue::from_static(EXPOSE_HEADERS),
@@ -109,4 +135,23 @@ pub fn preflight(origin: &BrowserOrigin, public: bool) -> Response<Vec<u8>> {
     headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
     headers.append(VARY, HeaderValue::from_static("Origin"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preflight_allows_the_requested_mcp_param_headers_only() {
+        let requested = HeaderValue::from_static(
+            "mcp-method, Mcp-Param-Region,x-evil, mcp-param-, mcp-param-a b",
+        );
+        let value = allow_headers(Some(&requested));
+        let value = value.to_str().unwrap();
+        assert!(value.starts_with(ALLOW_HEADERS));
+        assert!(value.contains("Mcp-Method") && value.contains("Mcp-Name"));
+        assert!(value.ends_with(", Mcp-Param-Region"), "{value}");
+        assert!(!value.contains("x-evil"));
+        assert_eq!(allow_headers(None), ALLOW_HEADERS);
+    }
 }

@@ -10,8 +10,47 @@ use super::header_edit::{self, HeaderEdit};
 use crate::settings::Settings;
 use crate::token::VerifiedToken;
 
-/// Prefix of the identity headers; any incoming header with it is removed (anti-spoofing).
+/// Prefix of the identity headers; any incoming header with it is removed (anti-spoofing),
+/// read case-insensitively with `_` as `-` (see [`normalized_name`]).
 pub const IDENTITY_PREFIX: &str = "x-mcp-auth-";
+
+/// Forwarding headers a client may not set (README "Forwarding"): the gate sets its own.
+const CLIENT_FORWARDING: [&str; 5] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+];
+
+/// `X-Forwarded-For`, set from `CF-Connecting-IP`.
+pub const FORWARDED_FOR_HEADER: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Host`, set from the request URL.
+pub const FORWARDED_HOST_HEADER: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// `X-Forwarded-Proto`, set from the request URL.
+pub const FORWARDED_PROTO_HEADER: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
+/// What the gate knows of the client connection, for the forwarding headers it sets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientFacts<'a> {
+    /// `CF-Connecting-IP`, set by Cloudflare's edge (absent under `wrangler dev`).
+    pub connecting_ip: Option<&'a str>,
+    /// The request URL's host (with a non-default port).
+    pub host: &'a str,
+    /// The request URL's scheme (`https`, `http`).
+    pub proto: &'a str,
+}
+
+/// A header name as origins may read it: lowercase, `_` as `-`. CGI, WSGI and several proxies
+/// turn both `X-MCP-Auth-Subject` and `X_MCP_Auth_Subject` into `HTTP_X_MCP_AUTH_SUBJECT`.
+pub fn normalized_name(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'_' => '-',
+            other => char::from(other.to_ascii_lowercase()),
+        })
+        .collect()
+}
 
 // The identity headers of SPEC §6, built at compile time: `HeaderName::from_static` called
 // at run time looks the name up in `http`'s table of standard headers on every call.
@@ -39,7 +78,7 @@ const HOP_BY_HOP: [&str; 10] = [
 ];
 
 /// `ORIGIN` + request path + query. `ORIGIN` may carry a base path.
-pub fn origin_url(settings: &Settings, path: &str, query: Option<&str>) -> String {
+pub fn upstream_url(settings: &Settings, path: &str, query: Option<&str>) -> String {
     let base = settings.origin.as_str().trim_end_matches('/');
     match query {
         Some(q) => format!("{base}{path}?{q}"),
@@ -77,13 +116,16 @@ pub fn identity_value(text: &str) -> HeaderValue {
 /// How the incoming request headers become the origin's, from the incoming header `names` and
 /// the value of its `Connection` header (whose listed names are hop-by-hop too): first a
 /// [`HeaderEdit::Remove`] for each incoming header the origin must not receive (lowercase,
-/// each once), then a [`HeaderEdit::Set`] for each header the gate sets (identity headers,
-/// forwarded claims, `ORIGIN_AUTHORIZATION`; each name once).
+/// each once: hop-by-hop, `Authorization` unless `FORWARD_TOKEN`, and — read with `_` as
+/// `-` — identity headers and client-sent forwarding headers), then a [`HeaderEdit::Set`] for
+/// each header the gate sets (identity headers, forwarded claims, forwarding headers from
+/// `client`, `ORIGIN_AUTHORIZATION`; each name once).
 pub fn header_edits<'a>(
     names: impl IntoIterator<Item = &'a str>,
     connection: Option<&str>,
     token: &VerifiedToken,
     settings: &Settings,
+    client: &ClientFacts<'_>,
 ) -> Vec<HeaderEdit> {
     let connection_listed: Vec<String> = connection
         .into_iter()
@@ -93,9 +135,11 @@ pub fn header_edits<'a>(
     let mut remove: Vec<String> = Vec::new();
     for name in names {
         let lower = name.to_ascii_lowercase();
+        let normalized = normalized_name(name);
         let drop = HOP_BY_HOP.contains(&lower.as_str())
             || connection_listed.contains(&lower)
-            || lower.starts_with(IDENTITY_PREFIX)
+            || normalized.starts_with(IDENTITY_PREFIX)
+            || CLIENT_FORWARDING.contains(&normalized.as_str())
             || (lower == AUTHORIZATION.as_str() && !settings.forward_token);
         if drop && !remove.contains(&lower) {
             remove.push(lower);
@@ -128,6 +172,18 @@ pub fn header_edits<'a>(
             put(name, identity_value(&text));
         }
     }
+    if let Some(ip) = client
+        .connecting_ip
+        .and_then(|ip| HeaderValue::from_str(ip).ok())
+    {
+        put(FORWARDED_FOR_HEADER, ip);
+    }
+    if let Ok(host) = HeaderValue::from_str(client.host) {
+        put(FORWARDED_HOST_HEADER, host);
+    }
+    if let Ok(proto) = HeaderValue::from_str(client.proto) {
+        put(FORWARDED_PROTO_HEADER, proto);
+    }
     if let Some(secret) = &settings.origin_authorization {
         if let Ok(value) = HeaderValue::from_str(secret.expose()) {
             put(AUTHORIZATION, value);
@@ -147,10 +203,11 @@ pub fn header_edits<'a>(
 /// `incoming`, as an `http` map. The Worker applies the same edits to the runtime's own copy
 /// of the request headers instead (`edge::convert::origin_headers`); this form serves native
 /// tests and tools.
-pub fn origin_headers(
+pub fn upstream_headers(
     incoming: &HeaderMap,
     token: &VerifiedToken,
     settings: &Settings,
+    client: &ClientFacts<'_>,
 ) -> HeaderMap {
     let connection: Vec<&str> = incoming
         .get_all(CONNECTION)
@@ -163,6 +220,7 @@ pub fn origin_headers(
         Some(&connection),
         token,
         settings,
+        client,
     );
     let mut out = incoming.clone();
     header_edit::apply(&mut out, edits);
@@ -172,6 +230,16 @@ pub fn origin_headers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_read_with_underscores_as_dashes() {
+        assert_eq!(
+            normalized_name("X_MCP_Auth_Client_Id"),
+            "x-mcp-auth-client-id"
+        );
+        assert_eq!(normalized_name("X-Forwarded_For"), "x-forwarded-for");
+        assert_eq!(normalized_name("Content-Type"), "content-type");
+    }
 
     #[test]
     fn identity_values_are_safe_header_values() {

@@ -1,11 +1,15 @@
 //! The protected-request pipeline, platform-free.
 //!
-//! Split in two so that the adapter can do I/O in between and the core stays synchronous on
+//! Split so that the adapter can do I/O in between and the core stays synchronous on
 //! preloaded data wherever it can:
 //!
-//! 1. [`precheck`] (sync): `Origin`, rules availability, body size, credential, JSON-RPC
-//!    inspection and the scopes the request needs; then the token: recalled from the
-//!    verified-token cache (see [`recall_from`]), or its structure checked.
+//! 0. [`admit_head`] (sync): `Origin`, then method, media type, encoding, declared size
+//!    (README "Request hygiene"); a path the gate does not serve was answered by
+//!    [`not_served`] (`Origin`, then `404`).
+//!    → the adapter reads the body, counted (past `MAX_BODY_BYTES`, or broken: [`body_refused`]).
+//! 1. [`precheck`] (sync): rules availability, the body admitted (strict JSON-RPC, `Mcp-Method`
+//!    and `Mcp-Name`), credential, the scopes the request needs; then the token: recalled
+//!    from the verified-token cache (see [`recall_from`]), or its structure checked.
 //!    → the adapter may now refresh the key set if the token's `kid` is unknown.
 //! 2. [`authorize`] (async only for the signature check): verify (unless recalled), then
 //!    check the grant.
@@ -18,7 +22,8 @@ use http::{HeaderMap, Method, Response};
 use super::cors::{self, BrowserOrigin};
 use super::logline::LogLine;
 use super::respond::{ChallengeContext, GateError};
-use crate::rpc::{self, RpcBody};
+use crate::admit;
+use crate::rpc::{RpcBody, RpcError};
 use crate::rules::{RequestFacts, Requirement, RuleSet};
 use crate::settings::Settings;
 use crate::token::cache::{TokenCache, TokenKey};
@@ -35,27 +40,47 @@ pub enum RulesView<'a> {
     /// No document was ever loaded and none is required: a valid token with
     /// `REQUIRED_SCOPES` is enough.
     Authenticated,
-    /// No usable rules (invalid with no earlier valid one, deleted after one was loaded,
-    /// or missing under `REQUIRE_RULES`): every protected request gets 503.
+    /// No usable rules (invalid with no earlier valid one, or deleted after one was
+    /// loaded): every protected request gets 503.
     Unavailable,
+    /// No document, and `REQUIRE_RULES` (the default): every protected request gets 503
+    /// saying how to write one.
+    Missing,
 }
 
-/// A protected request as the core sees it (body already read, within the size limit).
+/// The head of a request to a served path, as received.
 #[derive(Debug, Clone, Copy)]
-pub struct ProtectedRequest<'a> {
-    /// HTTP method.
-    pub method: &'a Method,
+pub struct RequestHead<'a> {
+    /// The method, `None` when it is not a method token.
+    pub method: Option<&'a Method>,
+    /// The method as received, for the log line.
+    pub raw_method: &'a str,
     /// Path (no query).
     pub path: &'a str,
-    /// Request headers.
+    /// The request headers the core reads (see `edge::convert::gate_headers`).
     pub headers: &'a HeaderMap,
-    /// Body bytes, exactly as they will be forwarded (empty when not read).
+}
+
+/// A head that [`admit_head`] admitted.
+#[derive(Debug, Clone)]
+pub struct AdmittedHead {
+    /// `POST`, `GET` or `DELETE`.
+    pub method: Method,
+    /// The `Origin` outcome (never `Forbidden` here).
+    pub browser_origin: BrowserOrigin,
+}
+
+/// A protected request as the core sees it (head admitted, body read within the size limit).
+#[derive(Debug, Clone, Copy)]
+pub struct ProtectedRequest<'a> {
+    /// The admitted head.
+    pub head: &'a AdmittedHead,
+    /// Path (no query).
+    pub path: &'a str,
+    /// The request headers the core reads.
+    pub headers: &'a HeaderMap,
+    /// Body bytes, exactly as they will be forwarded.
     pub body: &'a [u8],
-    /// `Content-Length` as the client declared it: a body declared too large is refused
-    /// without being read.
-    pub declared_length: Option<usize>,
-    /// Serialized origin of the gate itself (`https://mcp.example.com`).
-    pub own_origin: &'a str,
 }
 
 /// A request the gate answers itself, with what the log line and CORS need.
@@ -77,11 +102,6 @@ impl Refusal {
         let mut response = self.error.respond(&self.context);
         cors::decorate(response.headers_mut(), &self.browser_origin);
         response
-    }
-
-    /// The log line for this refusal.
-    pub fn log_line(&self) -> LogLine {
-        self.log_for(self.response().status().as_u16())
     }
 
     /// The answer and its log line, the answer built once (the adapter's path).
@@ -160,32 +180,104 @@ pub struct Allowed {
     pub log: LogLine,
 }
 
-fn base_log(req: &ProtectedRequest<'_>) -> LogLine {
+fn base_log(http_method: &str, path: &str) -> LogLine {
     LogLine {
-        http_method: req.method.as_str().to_owned(),
-        path: req.path.to_owned(),
+        http_method: http_method.to_owned(),
+        path: path.to_owned(),
         ..LogLine::default()
     }
+}
+
+fn challenge_context(settings: &Settings) -> ChallengeContext {
+    ChallengeContext {
+        metadata_url: Some(settings.metadata_url().to_owned()),
+        scope_hint: Vec::new(),
+    }
+}
+
+/// The `Origin` check every non-public request passes first (README "Request hygiene": order
+/// `Origin`, path, method).
+fn origin_checked(
+    head: &RequestHead<'_>,
+    settings: &Settings,
+) -> Result<BrowserOrigin, Box<Refusal>> {
+    let browser_origin = cors::check(head.headers, settings);
+    if browser_origin == BrowserOrigin::Forbidden {
+        return Err(Box::new(Refusal {
+            error: GateError::OriginForbidden,
+            context: challenge_context(settings),
+            browser_origin,
+            log: base_log(head.raw_method, head.path),
+        }));
+    }
+    Ok(browser_origin)
+}
+
+/// A path the gate does not serve: `403` for a forbidden `Origin`, else `404`; never
+/// forwarded, with or without a token.
+pub fn not_served(head: &RequestHead<'_>, settings: &Settings) -> Box<Refusal> {
+    match origin_checked(head, settings) {
+        Err(refusal) => refusal,
+        Ok(browser_origin) => Box::new(Refusal {
+            error: GateError::Admit(admit::AdmitError::NotServed),
+            context: challenge_context(settings),
+            browser_origin,
+            log: base_log(head.raw_method, head.path),
+        }),
+    }
+}
+
+/// Stage 0: `Origin`, then the head's admission ([`admit::head`]), before the body is read.
+pub fn admit_head(
+    head: &RequestHead<'_>,
+    settings: &Settings,
+) -> Result<AdmittedHead, Box<Refusal>> {
+    let browser_origin = origin_checked(head, settings)?;
+    match admit::head(head.method, head.headers, settings) {
+        Ok(method) => Ok(AdmittedHead {
+            method,
+            browser_origin,
+        }),
+        Err(e) => Err(Box::new(Refusal {
+            error: GateError::Admit(e),
+            context: challenge_context(settings),
+            browser_origin,
+            log: base_log(head.raw_method, head.path),
+        })),
+    }
+}
+
+/// The body grew past `MAX_BODY_BYTES` while the adapter read it (`413`), or could not be read
+/// to its end (`400`).
+pub fn body_refused(
+    head: &AdmittedHead,
+    path: &str,
+    settings: &Settings,
+    error: admit::AdmitError,
+) -> Box<Refusal> {
+    Box::new(Refusal {
+        error: GateError::Admit(error),
+        context: challenge_context(settings),
+        browser_origin: head.browser_origin.clone(),
+        log: base_log(head.method.as_str(), path),
+    })
 }
 
 /// What the request needs, from the request alone.
 fn requirement(
     req: &ProtectedRequest<'_>,
+    body: Result<Option<RpcBody>, RpcError>,
     rules: RulesView<'_>,
     log: &mut LogLine,
 ) -> Result<Requirement, GateError> {
-    let body: Option<RpcBody> = if req.method == Method::POST {
-        Some(rpc::inspect(req.body).map_err(GateError::Body)?)
-    } else {
-        None
-    };
+    let body = body.map_err(GateError::Body)?;
     if let Some(body) = &body {
         let (methods, names) = body.summary();
         log.rpc_method = methods;
         log.rpc_name = names;
     }
     let facts = RequestFacts {
-        http_method: req.method.as_str(),
+        http_method: req.head.method.as_str(),
         path: req.path,
         body: body.as_ref(),
     };
@@ -193,6 +285,7 @@ fn requirement(
         RulesView::Document(set) => set.requirement(&facts).map_err(GateError::Authz),
         RulesView::Authenticated => Ok(Requirement::authenticated()),
         RulesView::Unavailable => Err(GateError::RulesUnavailable),
+        RulesView::Missing => Err(GateError::RulesMissing),
     }
 }
 
@@ -220,12 +313,9 @@ pub fn precheck<'r>(
     rules: RulesView<'_>,
     recall: impl FnOnce(&TokenKey) -> Option<Arc<VerifiedToken>>,
 ) -> Result<Prechecked<'r>, Box<Refusal>> {
-    let mut log = base_log(req);
-    let mut context = ChallengeContext {
-        metadata_url: Some(settings.metadata_url().to_owned()),
-        scope_hint: Vec::new(),
-    };
-    let browser_origin = cors::check(req.headers, req.own_origin, settings);
+    let mut log = base_log(req.head.method.as_str(), req.path);
+    let mut context = challenge_context(settings);
+    let browser_origin = req.head.browser_origin.clone();
     let refuse =
         |error: GateError, context: ChallengeContext, log: LogLine, origin: BrowserOrigin| {
             Box::new(Refusal {
@@ -235,35 +325,40 @@ pub fn precheck<'r>(
                 log,
             })
         };
-    if browser_origin == BrowserOrigin::Forbidden {
+    match rules {
+        RulesView::Unavailable => {
+            return Err(refuse(
+                GateError::RulesUnavailable,
+                context,
+                log,
+                browser_origin,
+            ))
+        }
+        RulesView::Missing => {
+            return Err(refuse(
+                GateError::RulesMissing,
+                context,
+                log,
+                browser_origin,
+            ))
+        }
+        RulesView::Document(_) | RulesView::Authenticated => {}
+    }
+    // The adapter stops reading at the limit; checked again so that no caller can skip it.
+    if req.body.len() > settings.max_body_bytes {
         return Err(refuse(
-            GateError::OriginForbidden,
+            GateError::Admit(admit::AdmitError::BodyTooLarge),
             context,
             log,
             browser_origin,
         ));
     }
-    if matches!(rules, RulesView::Unavailable) {
-        return Err(refuse(
-            GateError::RulesUnavailable,
-            context,
-            log,
-            browser_origin,
-        ));
-    }
-    let declared_too_large = req
-        .declared_length
-        .is_some_and(|n| n > settings.max_body_bytes);
-    if declared_too_large || req.body.len() > settings.max_body_bytes {
-        return Err(refuse(
-            GateError::BodyTooLarge,
-            context,
-            log,
-            browser_origin,
-        ));
-    }
+    let body = match admit::body(&req.head.method, req.headers, req.body) {
+        Ok(body) => body,
+        Err(e) => return Err(refuse(GateError::Admit(e), context, log, browser_origin)),
+    };
 
-    let requirement = requirement(req, rules, &mut log);
+    let requirement = requirement(req, body, rules, &mut log);
     if let Ok(requirement) = &requirement {
         context.scope_hint = requirement.scopes(&settings.required_scopes);
         log.required = context.scope_hint.clone();

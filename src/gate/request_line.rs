@@ -3,17 +3,26 @@
 
 use http::Method;
 
-/// The request method as `worker::Request` maps it: case-insensitive, the methods it knows,
-/// anything else treated as `GET`.
-pub fn method(raw: &str) -> Method {
-    const KNOWN: [&str; 10] = [
-        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "REPORT",
+/// The request method as received, or `None` when it is not a method token. The methods the
+/// Fetch standard normalizes (`DELETE GET HEAD OPTIONS POST PUT`) match case-insensitively
+/// and are upper-cased, as the runtime sends them on; every other method is kept exactly as
+/// written (methods are case-sensitive), so `PROPFIND` or `patch` is never taken for another.
+pub fn method(raw: &str) -> Option<Method> {
+    const NORMALIZED: [Method; 6] = [
+        Method::DELETE,
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::POST,
+        Method::PUT,
     ];
-    KNOWN
+    if let Some(known) = NORMALIZED
         .iter()
-        .find(|known| known.eq_ignore_ascii_case(raw))
-        .and_then(|known| Method::from_bytes(known.as_bytes()).ok())
-        .unwrap_or(Method::GET)
+        .find(|known| known.as_str().eq_ignore_ascii_case(raw))
+    {
+        return Some(known.clone());
+    }
+    Method::from_bytes(raw.as_bytes()).ok()
 }
 
 /// The parts of the request URL the gate uses.
@@ -64,11 +73,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn methods_map_like_the_runtime() {
-        assert_eq!(method("post"), Method::POST);
-        assert_eq!(method("DELETE"), Method::DELETE);
-        assert_eq!(method("OPTIONS"), Method::OPTIONS);
-        assert_eq!(method("BREW"), Method::GET);
+    fn methods_are_kept_as_received() {
+        assert_eq!(method("post"), Some(Method::POST));
+        assert_eq!(method("DELETE"), Some(Method::DELETE));
+        assert_eq!(method("OPTIONS"), Some(Method::OPTIONS));
+        assert_eq!(method("PROPFIND").unwrap().as_str(), "PROPFIND");
+        assert_eq!(method("patch").unwrap().as_str(), "patch");
+        assert_ne!(method("BREW"), Some(Method::GET));
+        assert_eq!(method("GE T"), None);
+        assert_eq!(method(""), None);
     }
 
     #[test]

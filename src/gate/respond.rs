@@ -4,10 +4,11 @@
 
 use std::fmt::Write as _;
 
-use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use serde::Serialize;
 
+use crate::admit::{self, AdmitError};
 use crate::rpc::RpcError;
 use crate::rules::AuthzError;
 use crate::settings::SettingsError;
@@ -21,8 +22,8 @@ pub enum GateError {
     Settings(SettingsError),
     /// A browser `Origin` that is not allowed: 403, no challenge.
     OriginForbidden,
-    /// The body exceeds `MAX_BODY_BYTES`: 413.
-    BodyTooLarge,
+    /// The request is not admitted (README "Request hygiene"): 404, 405, 400, 413 or 415.
+    Admit(AdmitError),
     /// No usable credential: 401 challenge, or 400 `invalid_request`, or 401 `invalid_token`.
     Credential(ExtractError),
     /// The token failed verification: 401 `invalid_token`.
@@ -31,9 +32,12 @@ pub enum GateError {
     Body(RpcError),
     /// The scope rules refuse the request: 403 (step-up or denied) or 400 (bad `{name}`).
     Authz(AuthzError),
-    /// No usable rules document (invalid with no earlier valid one, or missing under
-    /// `REQUIRE_RULES`): 503.
+    /// No usable rules document (invalid with no earlier valid one, or deleted after one
+    /// was loaded): 503.
     RulesUnavailable,
+    /// No rules document in KV under `REQUIRE_RULES` (the default): 503, saying how to
+    /// write one.
+    RulesMissing,
     /// The origin could not be reached: 502.
     OriginUnreachable,
     /// The origin did not answer in time: 504.
@@ -81,12 +85,13 @@ impl GateError {
         match self {
             Self::Settings(e) => format!("invalid_setting:{}", e.setting()),
             Self::OriginForbidden => "origin_not_allowed".into(),
-            Self::BodyTooLarge => "body_too_large".into(),
+            Self::Admit(e) => e.reason().into(),
             Self::Credential(e) => e.reason().into(),
             Self::Token(e) => e.reason().into(),
             Self::Body(e) => e.reason().into(),
             Self::Authz(e) => e.reason().into(),
             Self::RulesUnavailable => "rules_unavailable".into(),
+            Self::RulesMissing => "rules_missing".into(),
             Self::OriginUnreachable => "origin_unreachable".into(),
             Self::OriginTimeout => "origin_timeout".into(),
         }
@@ -116,12 +121,37 @@ impl GateError {
                 "This browser origin may not call the MCP endpoint",
                 false,
             ),
-            Self::BodyTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request_too_large",
-                "The request body exceeds the gate's limit",
-                false,
-            ),
+            Self::Admit(e @ AdmitError::McpHeaderMismatch { id, .. }) => {
+                return mcp_header_mismatch(id.as_ref(), e.description());
+            }
+            Self::Admit(e) => {
+                let (status, code) = match e {
+                    AdmitError::NotServed => (StatusCode::NOT_FOUND, "not_found"),
+                    AdmitError::MethodNotAllowed => {
+                        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+                    }
+                    AdmitError::BodyNotAllowed
+                    | AdmitError::BadContentLength
+                    | AdmitError::BodyUnreadable => (StatusCode::BAD_REQUEST, "invalid_request"),
+                    AdmitError::UnsupportedMediaType | AdmitError::UnsupportedEncoding => {
+                        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+                    }
+                    AdmitError::BodyTooLarge => {
+                        (StatusCode::PAYLOAD_TOO_LARGE, "request_too_large")
+                    }
+                    // Answered above as a JSON-RPC error.
+                    AdmitError::McpHeaderMismatch { .. } => {
+                        (StatusCode::BAD_REQUEST, "invalid_request")
+                    }
+                };
+                let mut response = json_response(status, code, e.description(), None);
+                if status == StatusCode::METHOD_NOT_ALLOWED {
+                    response
+                        .headers_mut()
+                        .insert(ALLOW, HeaderValue::from_static(admit::ALLOWED_METHODS));
+                }
+                return response;
+            }
             Self::Credential(ExtractError::Missing) => {
                 params.push(("resource_metadata", metadata));
                 if !hint.is_empty() {
@@ -216,6 +246,12 @@ impl GateError {
                 "The gate has no valid scope rules; see the logs",
                 false,
             ),
+            Self::RulesMissing => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                RULES_MISSING_DESCRIPTION,
+                false,
+            ),
             Self::OriginUnreachable => (
                 StatusCode::BAD_GATEWAY,
                 "bad_gateway",
@@ -237,6 +273,28 @@ impl GateError {
         )
     }
 }
+
+/// The `503` description when no rules document exists (README "Scope rules").
+pub const RULES_MISSING_DESCRIPTION: &str = "No scope rules document: write one to KV key `rules` with `mcp-gate rules put FILE` (validated first), or for authenticated mode write {\"version\":1,\"default\":\"authenticated\",\"rules\":[]} or set REQUIRE_RULES=false";
+
+/// The `400` answer to `Mcp-Method`/`Mcp-Name` disagreeing with the body: a JSON-RPC error
+/// (code `-32020`) with the message's `id`, as MCP revision 2026-07-28 asks.
+fn mcp_header_mismatch(id: Option<&serde_json::Value>, message: &str) -> Response<Vec<u8>> {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id.unwrap_or(&serde_json::Value::Null),
+        "error": { "code": MCP_HEADER_MISMATCH_CODE, "message": message },
+    });
+    let mut response = Response::new(serde_json::to_vec(&body).unwrap_or_default());
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// JSON-RPC error code of a header/body mismatch (MCP revision 2026-07-28).
+pub const MCP_HEADER_MISMATCH_CODE: i64 = -32020;
 
 /// A JSON error response, optionally with a `WWW-Authenticate` challenge.
 pub fn json_response(

@@ -18,39 +18,70 @@ pub enum Route {
     ProtectedResourceMetadata,
     /// `GET` of the mirrored authorization server metadata.
     AuthorizationServerMetadata,
-    /// `OPTIONS` preflight: answered without a token.
+    /// `OPTIONS` preflight of a served path: answered without a token.
     Preflight,
     /// `GET /healthz`.
     Health,
-    /// Everything else: needs a valid token and is forwarded to the origin.
+    /// The MCP endpoint or a `FORWARD_PATHS` path: admitted (README "Request hygiene"), then
+    /// needs a valid token and the rules' scopes, then forwarded to the upstream.
     Protected,
+    /// Any other path: `404` (after the `Origin` check), never forwarded.
+    NotServed,
 }
 
-/// Classifies a request. `settings` is `None` when they are invalid: discovery paths are
-/// still recognised (and answered with the settings error), everything else is protected.
-pub fn route(method: &Method, path: &str, settings: Option<&Settings>) -> Route {
-    if method == Method::OPTIONS {
-        return Route::Preflight;
+/// Classifies a request by method and path (README "Request hygiene"). `settings` is `None`
+/// when they are invalid: discovery paths are still recognised (and answered with the
+/// settings error), everything else is protected (and answered with the settings error).
+///
+/// Only exact paths are served: the path of `RESOURCE`, `FORWARD_PATHS`, the public
+/// endpoints. Paths are compared as received (not decoded), so `/MCP`, `/mcp/` and `/%6dcp`
+/// are not the MCP endpoint, whatever the upstream would make of them.
+pub fn route(method: Option<&Method>, path: &str, settings: Option<&Settings>) -> Route {
+    let public = public_route(path, settings);
+    let Some(settings) = settings else {
+        return match (method, public) {
+            (Some(m), Some(route)) if *m == Method::GET || *m == Method::HEAD => route,
+            (Some(m), _) if *m == Method::OPTIONS => Route::Preflight,
+            _ => Route::Protected,
+        };
+    };
+    if settings.serves_mcp_path(path) {
+        return match method {
+            Some(m) if *m == Method::OPTIONS => Route::Preflight,
+            _ => Route::Protected,
+        };
     }
-    if method != Method::GET && method != Method::HEAD {
-        return Route::Protected;
+    match (method, public) {
+        (Some(m), Some(_)) if *m == Method::OPTIONS => Route::Preflight,
+        (Some(m), Some(route)) if *m == Method::GET || *m == Method::HEAD => route,
+        _ => Route::NotServed,
     }
+}
+
+/// The public endpoint at `path`, if there is one.
+fn public_route(path: &str, settings: Option<&Settings>) -> Option<Route> {
     if path == HEALTH_PATH {
-        return Route::Health;
+        return Some(Route::Health);
     }
     if let Some(rest) = path.strip_prefix(PROTECTED_RESOURCE_PREFIX) {
         let resource_path = settings.map(|s| s.resource_url.path());
         if rest.is_empty() || rest == "/" || Some(rest) == resource_path {
-            return Route::ProtectedResourceMetadata;
+            return Some(Route::ProtectedResourceMetadata);
         }
-        // Unknown path-inserted forms fall through: the origin may serve its own documents,
-        // but only behind the gate.
     }
     if let Some(rest) = path.strip_prefix(AUTHORIZATION_SERVER_PREFIX) {
         let mirrored = settings.is_some_and(|s| s.as_metadata_url.is_some());
         if mirrored && (rest.is_empty() || rest.starts_with('/')) {
-            return Route::AuthorizationServerMetadata;
+            return Some(Route::AuthorizationServerMetadata);
         }
     }
-    Route::Protected
+    None
+}
+
+/// Whether `path` is one of the gate's public endpoints (discovery, health): their preflight
+/// allows any origin.
+pub fn is_public(path: &str) -> bool {
+    path == HEALTH_PATH
+        || path.starts_with(PROTECTED_RESOURCE_PREFIX)
+        || path.starts_with(AUTHORIZATION_SERVER_PREFIX)
 }

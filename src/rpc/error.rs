@@ -10,9 +10,11 @@ pub enum RpcError {
     /// The body is not exactly one JSON value (syntax error, truncation, invalid UTF-8,
     /// trailing data).
     NotJson,
-    /// Some JSON object in the body holds the same member name twice, so the gate and the
-    /// origin could read it differently.
+    /// Some JSON object in the body holds the same member name twice, exactly or under
+    /// Unicode case folding, so the gate and the origin could read it differently.
     DuplicateMember,
+    /// A member name holds a control character.
+    ControlInName,
     /// The body nests arrays/objects deeper than [`crate::json_strict::MAX_DEPTH`].
     TooDeep,
     /// A batch array with no element (JSON-RPC 2.0 answers it with an error, never forwards it).
@@ -30,6 +32,7 @@ impl RpcError {
         match self {
             RpcError::NotJson => "body_not_json",
             RpcError::DuplicateMember => "body_duplicate_member",
+            RpcError::ControlInName => "body_control_in_name",
             RpcError::TooDeep => "body_too_deep",
             RpcError::EmptyBatch => "body_empty_batch",
             RpcError::NotAnObject => "body_not_json_rpc",
@@ -41,7 +44,10 @@ impl RpcError {
     pub fn description(&self) -> &'static str {
         match self {
             RpcError::NotJson => "The request body is not valid JSON",
-            RpcError::DuplicateMember => "The request body repeats a member name in a JSON object",
+            RpcError::DuplicateMember => {
+                "The request body repeats a member name in a JSON object (names are compared ignoring case)"
+            }
+            RpcError::ControlInName => "A member name in the request body holds a control character",
             RpcError::TooDeep => "The request body is nested too deeply",
             RpcError::EmptyBatch => "The JSON-RPC batch is empty",
             RpcError::NotAnObject => {

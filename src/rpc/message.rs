@@ -1,6 +1,7 @@
 //! Classification of one JSON-RPC message object into what the rules can match on.
 
 use super::error::RpcError;
+use crate::json_strict::fold_case;
 use serde_json::{Map, Value};
 
 /// One JSON-RPC message of a POST body, reduced to what authorization needs.
@@ -26,6 +27,8 @@ pub struct RpcCall {
     pub uri: Option<String>,
     /// Whether the message is a request (has `id`) or a notification (no `id`).
     pub kind: CallKind,
+    /// The request's `id` (a string or a number), for answers the gate writes itself.
+    pub id: Option<Value>,
 }
 
 /// Request or notification: both are matched by rules the same way (SPEC §4).
@@ -35,11 +38,27 @@ pub enum CallKind {
     Notification,
 }
 
+/// The members of a message object that decide what it is and what it reaches.
+const MESSAGE_MEMBERS: [&str; 6] = ["jsonrpc", "id", "method", "params", "result", "error"];
+
 /// Reads one message object. `value` is any element of the body (top level or batch element).
 pub(crate) fn classify(value: &Value) -> Result<RpcMessage, RpcError> {
     let Value::Object(message) = value else {
         return Err(RpcError::NotAnObject);
     };
+    // A member spelled like a message member in another case (`Method`, `RESULT`) is what a
+    // case-insensitive origin reads as that member while the gate reads past it: refused, so
+    // that every reader finds the same members. (Two spellings at once are refused earlier, as
+    // duplicates under case folding.)
+    let misspelled = message.keys().any(|name| {
+        !MESSAGE_MEMBERS.contains(&name.as_str())
+            && MESSAGE_MEMBERS.contains(&fold_case(name).as_str())
+    });
+    if misspelled {
+        return Err(RpcError::NotJsonRpc(
+            "a message member name must be written in lower case (\"jsonrpc\", \"id\", \"method\", \"params\", \"result\", \"error\")",
+        ));
+    }
     match message.get("jsonrpc") {
         Some(Value::String(version)) if version == "2.0" => {}
         Some(_) => {
@@ -62,7 +81,8 @@ fn classify_call(method: &str, message: &Map<String, Value>) -> Result<RpcCall, 
             "a message with \"method\" cannot carry \"result\" or \"error\"",
         ));
     }
-    let kind = match message.get("id") {
+    let id = message.get("id");
+    let kind = match id {
         None => CallKind::Notification,
         // MCP: request ids are strings or integers, never null (2025-03-26 and later).
         Some(Value::String(_)) | Some(Value::Number(_)) => CallKind::Request,
@@ -88,6 +108,7 @@ fn classify_call(method: &str, message: &Map<String, Value>) -> Result<RpcCall, 
         name: target.name,
         uri: target.uri,
         kind,
+        id: id.cloned(),
     })
 }
 

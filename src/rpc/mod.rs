@@ -34,11 +34,6 @@ impl RpcBody {
         self.batch
     }
 
-    /// The first request or notification.
-    pub fn first_call(&self) -> Option<&RpcCall> {
-        self.calls().next()
-    }
-
     /// The requests and notifications, in body order (responses skipped).
     pub fn calls(&self) -> impl Iterator<Item = &RpcCall> {
         self.messages.iter().filter_map(|message| match message {
@@ -67,6 +62,7 @@ pub fn inspect(body: &[u8]) -> Result<RpcBody, RpcError> {
     json_strict::check(body).map_err(|error| match error {
         StrictJsonError::Syntax(_) => RpcError::NotJson,
         StrictJsonError::DuplicateMember => RpcError::DuplicateMember,
+        StrictJsonError::ControlInName => RpcError::ControlInName,
         StrictJsonError::TooDeep => RpcError::TooDeep,
     })?;
     let value: Value = serde_json::from_slice(body).map_err(|_| RpcError::NotJson)?;

@@ -183,9 +183,9 @@ pub fn parse<'a>(
         }
         json_strict::check(&json).map_err(|e| match e {
             json_strict::StrictJsonError::DuplicateMember => TokenError::DuplicateMember,
-            json_strict::StrictJsonError::Syntax(_) | json_strict::StrictJsonError::TooDeep => {
-                TokenError::Malformed
-            }
+            json_strict::StrictJsonError::Syntax(_)
+            | json_strict::StrictJsonError::TooDeep
+            | json_strict::StrictJsonError::ControlInName => TokenError::Malformed,
         })?;
     }
     let token: UntrustedToken<'a, HeaderExtras> =

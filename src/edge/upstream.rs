@@ -1,4 +1,4 @@
-//! Calling the origin MCP server and relaying its response unbuffered.
+//! Calling the upstream MCP server (`ORIGIN`) and relaying its response unbuffered.
 //!
 //! This uses `fetch` from `web_sys` directly so that the origin's `Response` object can be
 //! handed back to the runtime as it is: its body stream then flows to the client without
@@ -15,9 +15,9 @@ use super::convert::edited_copy;
 use super::glue;
 use crate::gate::header_edit::HeaderEdit;
 
-/// How the origin call failed.
+/// How the upstream call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OriginFailure {
+pub enum UpstreamFailure {
     /// Connection refused, DNS failure, TLS failure...: 502.
     Unreachable,
     /// No response headers within `ORIGIN_TIMEOUT_SECONDS`: 504.
@@ -62,15 +62,16 @@ pub async fn send(
     url: &str,
     method: &Method,
     headers: &Headers,
-    body: Option<&js_sys::ArrayBuffer>,
+    body: Option<&js_sys::Uint8Array>,
     timeout_seconds: u32,
-) -> Result<Response, OriginFailure> {
+) -> Result<Response, UpstreamFailure> {
     let init = RequestInit::new();
     init.set_method(method.as_str());
     init.set_headers(headers);
     init.set_redirect(RequestRedirect::Manual);
+    // Only a POST carries a body: admission refused a GET or DELETE with one.
     if let Some(body) = body.filter(|b| b.byte_length() > 0) {
-        if method != Method::GET && method != Method::HEAD {
+        if method == Method::POST {
             init.set_body(body);
         }
     }
@@ -78,8 +79,8 @@ pub async fn send(
     fetch_with_deadline(url, &init, deadline)
         .await
         .map_err(|e| match e {
-            FetchError::Failed(_) => OriginFailure::Unreachable,
-            FetchError::TimedOut => OriginFailure::Timeout,
+            FetchError::Failed(_) => UpstreamFailure::Unreachable,
+            FetchError::TimedOut => UpstreamFailure::Timeout,
         })
 }
 
