@@ -82,7 +82,10 @@ impl RuleSet {
     /// The scopes `request` needs, computed from the request alone.
     ///
     /// Each JSON-RPC message is decided on its own, by the first of these that applies:
-    /// 1. a JSON-RPC response needs only the baseline (`REQUIRED_SCOPES`);
+    /// 1. a JSON-RPC response (the client's answer to a server request): the first rule, in
+    ///    document order, that matches by `http_method`/`path` alone (no `method`, `name` or
+    ///    `uri`) decides; with none, the baseline (`REQUIRED_SCOPES`) is enough, even under
+    ///    `default: deny`;
     /// 2. the first rule, in document order, whose `match` holds decides: its `require`
     ///    scopes with `{name}` filled in, plus the baseline;
     /// 3. otherwise `default: authenticated` (and authenticated mode) needs only the baseline;
@@ -98,18 +101,37 @@ impl RuleSet {
                 .iter()
                 .map(|message| match message {
                     RpcMessage::Call(call) => self.decide(request, Some(call)),
-                    RpcMessage::Response => Ok(MessageRequirement {
-                        rpc_method: None,
-                        rpc_name: None,
-                        rpc_uri: None,
-                        decision: Decision::Response,
-                    }),
+                    RpcMessage::Response => self.decide_response(request),
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         };
         Ok(Requirement {
             messages,
             allow_global_wildcard: self.allow_global_wildcard,
+        })
+    }
+
+    fn decide_response(
+        &self,
+        request: &RequestFacts<'_>,
+    ) -> Result<MessageRequirement, AuthzError> {
+        let matched =
+            self.rules.iter().enumerate().find(|(_, rule)| {
+                rule.matcher.is_request_only() && rule.matcher.holds(request, None)
+            });
+        let decision = match matched {
+            Some((index, rule)) => Decision::Rule {
+                rule: rule.name.clone(),
+                index,
+                scopes: fill(rule, None)?,
+            },
+            None => Decision::Response,
+        };
+        Ok(MessageRequirement {
+            rpc_method: None,
+            rpc_name: None,
+            rpc_uri: None,
+            decision,
         })
     }
 
@@ -159,6 +181,12 @@ fn fill(rule: &Rule, call: Option<&RpcCall>) -> Result<Vec<String>, AuthzError> 
 }
 
 impl Match {
+    /// Whether the match names nothing of a JSON-RPC call (only `http_method`/`path`, or
+    /// nothing): the rules that also apply to JSON-RPC responses.
+    fn is_request_only(&self) -> bool {
+        self.method.is_none() && self.name.is_none() && self.uri.is_none()
+    }
+
     /// Every present pattern must hold. `method`, `name` and `uri` need a JSON-RPC call that
     /// has the value; `http_method` and `path` apply to every request.
     fn holds(&self, request: &RequestFacts<'_>, call: Option<&RpcCall>) -> bool {
