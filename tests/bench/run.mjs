@@ -280,7 +280,14 @@ async function bench(cfg, runDir, cleanups) {
   };
 
   // --- Workers under workerd
-  const vars = { RESOURCE, AUTHORIZATION_SERVERS: ISSUER, ORIGIN: origin.url, JWKS_URI: 'off' };
+  // Without --rules: authenticated mode, chosen explicitly (a missing document is a 503).
+  const vars = {
+    RESOURCE,
+    AUTHORIZATION_SERVERS: ISSUER,
+    ORIGIN: origin.url,
+    JWKS_URI: 'off',
+    ...(cfg.rules ? {} : { REQUIRE_RULES: 'false' }),
+  };
   const kv = { jwks: JSON.stringify(keys.jwks) };
   if (cfg.rules) {
     kv.rules = JSON.stringify({
