@@ -518,6 +518,31 @@ fn identity_and_forwarding_headers_come_from_the_gate_only() {
     assert_eq!(out["x-forwarded-proto"], "https");
     assert_eq!(out["mcp-session-id"], "s-1");
     assert_eq!(out["mcp-protocol-version"], "2026-07-28");
+    // The edits themselves, from names as written (a runtime may list them in any case).
+    let names = [
+        "X-MCP-AUTH-SUBJECT",
+        "X_Mcp_Auth_Claim_Role",
+        "X-Forwarded-Proto",
+        "X_REAL_IP",
+        "Mcp-Session-Id",
+    ];
+    let edits = forward::header_edits(names, None, &allowed.token, &s, &client);
+    let removed: Vec<&str> = edits
+        .iter()
+        .filter_map(|edit| match edit {
+            mcp_gate::gate::header_edit::HeaderEdit::Remove(name) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        removed,
+        [
+            "x-mcp-auth-subject",
+            "x_mcp_auth_claim_role",
+            "x-forwarded-proto",
+            "x_real_ip"
+        ]
+    );
     // Without CF-Connecting-IP (local development) no X-Forwarded-For at all.
     let local = ClientFacts {
         connecting_ip: None,

@@ -246,6 +246,29 @@ fn audience_is_required_and_matched() {
         check(&rs256(c)).unwrap_err(),
         TokenError::AudienceNotAccepted
     );
+    // Exact match only: a prefix, an extension, another case or type of the configured
+    // audience is another audience.
+    for other in [
+        json!("https://mcp.example.com"),
+        json!(""),
+        json!("https://mcp.example.com/mc"),
+        json!("https://mcp.example.com/mcp/"),
+        json!("https://mcp.example.com/mcpx"),
+        json!("HTTPS://MCP.EXAMPLE.COM/MCP"),
+        json!([""]),
+        json!([]),
+        json!(1),
+        json!({"aud": AUD}),
+        json!([[AUD]]),
+    ] {
+        let mut c = claims();
+        c["aud"] = other.clone();
+        assert_eq!(
+            check(&rs256(c)).unwrap_err(),
+            TokenError::AudienceNotAccepted,
+            "{other}"
+        );
+    }
 }
 
 #[test]
