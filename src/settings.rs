@@ -1,4 +1,4 @@
-//! Settings (SPEC §1): parsed once per isolate from the Worker's `[vars]` and secrets.
+//! Settings (README "Settings"): parsed once per isolate from the Worker's `[vars]` and secrets.
 //!
 //! Every setting has a documented default, and the default is the safe one. Parsing is
 //! platform-free: it takes a lookup function, so the native tests and the Worker adapter
@@ -150,7 +150,7 @@ pub struct Settings {
     pub as_metadata_url: Option<String>,
     /// `MAX_BODY_BYTES`: default 1 MiB.
     pub max_body_bytes: usize,
-    /// `ORIGIN_TIMEOUT_SECONDS` (not in SPEC §1; README): default 30.
+    /// `ORIGIN_TIMEOUT_SECONDS`: default 30.
     pub origin_timeout_seconds: u32,
 }
 
@@ -203,7 +203,7 @@ struct Vars<F> {
 }
 
 impl<F: Fn(&str) -> Option<String>> Vars<F> {
-    /// The trimmed value, with empty meaning unset (SPEC §1).
+    /// The trimmed value, with empty meaning unset (README "Settings").
     fn get(&self, name: &str) -> Option<String> {
         (self.lookup)(name)
             .map(|v| v.trim().to_owned())

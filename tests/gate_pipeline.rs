@@ -1,4 +1,4 @@
-//! SPEC §5 and §6 through the platform-free pipeline: statuses, one-line challenges, CORS on
+//! README "Responses" and §6 through the platform-free pipeline: statuses, one-line challenges, CORS on
 //! challenges, and the headers the origin would receive. Real tokens, real rules.
 
 mod common;

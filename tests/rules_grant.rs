@@ -1,4 +1,4 @@
-//! The scope grant law (SPEC §4): table tests and property tests.
+//! The scope grant law (README "Scope rules"): table tests and property tests.
 
 use mcp_gate::rules::covers;
 use proptest::prelude::*;

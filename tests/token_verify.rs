@@ -1,4 +1,4 @@
-//! SPEC §3: every rule, with real keys and real signatures (jwt-compact's native algorithms),
+//! README "Tokens": every rule, with real keys and real signatures (jwt-compact's native algorithms),
 //! one negative case each and positive controls.
 
 mod common;

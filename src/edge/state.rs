@@ -1,5 +1,5 @@
 //! Per-isolate state: settings (parsed once) and the rules (read from KV at most once per
-//! [`KV_REFRESH_MS`], kept in memory between), with SPEC §2's never-widen semantics.
+//! [`KV_REFRESH_MS`], kept in memory between), with README "Workers KV"'s never-widen semantics.
 //! Keys live in [`super::keys`].
 //!
 //! Nothing here holds a `RefCell` borrow across an `.await`: values are `Rc`-cloned out.
@@ -13,7 +13,7 @@ use worker::{console_error, Env};
 use crate::rules::RuleSet;
 use crate::settings::{Settings, SettingsError};
 
-/// KV binding name (SPEC §2).
+/// KV binding name (README "Workers KV").
 pub const KV_BINDING: &str = "GATE_KV";
 /// KV key of the rules document.
 pub const RULES_KEY: &str = "rules";
@@ -114,7 +114,7 @@ pub async fn kv_put(env: &Env, key: &str, value: &[u8]) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Reads the rules from KV when due, applying SPEC §2: an invalid document, or one deleted
+/// Reads the rules from KV when due, applying README "Workers KV": an invalid document, or one deleted
 /// after a valid one was loaded, never opens the gate.
 pub async fn load_rules(env: &Env, now: u64) -> RulesSlot {
     let checked = ISOLATE.with(|i| i.borrow().rules_checked_at);

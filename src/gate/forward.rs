@@ -1,4 +1,4 @@
-//! Forward planning (SPEC §6): the origin URL and the headers the origin receives.
+//! Forward planning (README "Forwarding"): the origin URL and the headers the origin receives.
 //!
 //! The body is never touched here: the adapter forwards the original bytes.
 
@@ -52,7 +52,7 @@ pub fn normalized_name(name: &str) -> String {
         .collect()
 }
 
-// The identity headers of SPEC §6, built at compile time: `HeaderName::from_static` called
+// The identity headers of README "Forwarding", built at compile time: `HeaderName::from_static` called
 // at run time looks the name up in `http`'s table of standard headers on every call.
 /// `sub`.
 pub const SUBJECT_HEADER: HeaderName = HeaderName::from_static("x-mcp-auth-subject");

@@ -1,4 +1,4 @@
-//! The one JSON log line per request (SPEC §8). Never a token, `Authorization` value or secret:
+//! The one JSON log line per request (README "Logs and /healthz"). Never a token, `Authorization` value or secret:
 //! this struct has no field that could hold one.
 
 use serde::Serialize;

@@ -1,5 +1,5 @@
 //! Every error of every stage, mapped to status, `WWW-Authenticate` and a JSON body in one
-//! exhaustive `match` (SPEC §5). No arm may be a catch-all: a new error variant must be
+//! exhaustive `match` (README "Responses"). No arm may be a catch-all: a new error variant must be
 //! placed here deliberately.
 
 use std::fmt::Write as _;
@@ -178,7 +178,7 @@ impl GateError {
                     true,
                 )
             }
-            // A bearer value that is not even token68 cannot be a valid token: SPEC §5 keeps
+            // A bearer value that is not even token68 cannot be a valid token: README "Responses" keeps
             // 400 for several credentials only.
             Self::Credential(ExtractError::MalformedBearer | ExtractError::TooLarge) => {
                 let description = "The access token is invalid";

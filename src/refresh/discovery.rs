@@ -1,4 +1,4 @@
-//! Finding the JWKS URI (SPEC §1 `JWKS_URI`).
+//! Finding the JWKS URI (README "Settings" `JWKS_URI`).
 //!
 //! `JWKS_URI` wins when set (`off` disables refreshing). Otherwise the URI comes from the
 //! metadata of the configured issuers (`ISSUERS`, which defaults to `AUTHORIZATION_SERVERS`),
@@ -12,7 +12,7 @@
 //! A terminating `/` of the issuer's path is removed before the well-known string is inserted
 //! (RFC 8414 §3.1). A document is accepted only if its `issuer` is *exactly* the configured
 //! issuer string (RFC 8414 §3.3) and its `jwks_uri` is a URL the gate may fetch
-//! ([`super::fetch::check_fetch_url`]). The first issuer is the one SPEC names; the later ones
+//! ([`super::fetch::check_fetch_url`]). The first issuer is the one the README names; the later ones
 //! are only tried when it yields nothing, which lets a provider that issues two `iss` forms
 //! (Scalekit: `{env}` and `{env}/resources/{id}`, one key set) work whichever is listed first.
 //! No URL is ever taken from a token (`iss`, `jku`, `x5u`): the candidates are built from

@@ -1,7 +1,7 @@
 //! Validation of a fetched key set before it is used or written to KV key `jwks`, and the
 //! canonical form that decides whether KV needs a write.
 //!
-//! Stricter than loading KV (which skips bad keys and keeps the rest, SPEC §2): a fetched
+//! Stricter than loading KV (which skips bad keys and keeps the rest, README "Workers KV"): a fetched
 //! document is rejected *as a whole* when any key publishes secret material (`d`, `p`, `q`,
 //! `dp`, `dq`, `qi`, `oth`, or a symmetric `k`). Someone published secrets; storing them in KV
 //! would spread them further, and the document's other keys are not to be trusted either. It

@@ -1,4 +1,4 @@
-//! Key lifecycle (SPEC §2, issue 4): where the key set comes from, when it may be fetched,
+//! Key lifecycle (README "Workers KV", issue 4): where the key set comes from, when it may be fetched,
 //! what may be written to KV, and the authorization server metadata mirror.
 //!
 //! Platform-free like the rest of the core: no clock (time is injected as `now_ms`, Unix

@@ -31,7 +31,7 @@ pub struct RpcCall {
     pub id: Option<Value>,
 }
 
-/// Request or notification: both are matched by rules the same way (SPEC §4).
+/// Request or notification: both are matched by rules the same way (README "Scope rules").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallKind {
     Request,

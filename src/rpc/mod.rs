@@ -1,4 +1,4 @@
-//! JSON-RPC inspection of MCP POST bodies (SPEC §4, §5).
+//! JSON-RPC inspection of MCP POST bodies (README "Scope rules", README "Responses").
 //!
 //! [`inspect`] reads a body strictly — one JSON value, no duplicate member names at any depth,
 //! JSON-RPC 2.0 message objects, non-empty batches — and reduces every message to what the

@@ -1,4 +1,4 @@
-//! The rules document (SPEC §4): its JSON shape, validation, and the compiled [`RuleSet`].
+//! The rules document (README "Scope rules"): its JSON shape, validation, and the compiled [`RuleSet`].
 
 use super::error::{RuleProblem, RulesError};
 use super::pattern::Pattern;
@@ -177,7 +177,7 @@ impl RuleSet {
         })
     }
 
-    /// Authenticated mode (SPEC §2): no rules document was ever loaded, so a valid token with
+    /// Authenticated mode (README "Workers KV"): no rules document was ever loaded, so a valid token with
     /// `REQUIRED_SCOPES` is enough for every request.
     pub fn authenticated_mode() -> RuleSet {
         RuleSet {

@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// Why a rules document is refused. An invalid document never opens the gate: the gate keeps
-/// its last valid rules, or answers `503` without any (SPEC §2).
+/// its last valid rules, or answers `503` without any (README "Workers KV").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RulesError {
     /// Not JSON, or not the document's shape: a syntax error, an unknown field (typos never

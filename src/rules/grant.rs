@@ -1,4 +1,4 @@
-//! The scope grant law of SPEC §4 (hierarchical wildcards).
+//! The scope grant law of README "Scope rules" (hierarchical wildcards).
 
 /// Whether the granted scope `granted` covers the required scope `required`.
 ///

@@ -1,4 +1,4 @@
-//! Scope rules (SPEC §4): the rules document, parsed once into typed matchers, and the
+//! Scope rules (README "Scope rules"): the rules document, parsed once into typed matchers, and the
 //! authorization of a request against it.
 //!
 //! Two separate steps:

@@ -51,7 +51,7 @@ pub enum Decision {
         /// The rule's concrete required scopes.
         scopes: Vec<String>,
     },
-    /// A JSON-RPC response: the baseline is enough (SPEC §4).
+    /// A JSON-RPC response: the baseline is enough (README "Scope rules").
     Response,
     /// No rule matched under `default: authenticated`, or authenticated mode: the baseline is
     /// enough.

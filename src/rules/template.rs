@@ -97,7 +97,7 @@ fn check_literal(literal: &str) -> Result<(), ScopeProblem> {
     Ok(())
 }
 
-/// SPEC §4: a `{name}` value with whitespace, quotes, control characters, `*` or `:` makes the
+/// README "Scope rules": a `{name}` value with whitespace, quotes, control characters, `*` or `:` makes the
 /// request `400`. Also refused here: backslash and non-ASCII (not RFC 6749 scope characters),
 /// empty and over-long values.
 fn check_value(value: &str) -> Result<(), BadValueReason> {

@@ -1,4 +1,4 @@
-//! Claims validation (SPEC §3 rule 5, RFC 9068) and the verified token.
+//! Claims validation (README "Tokens" rule 5, RFC 9068) and the verified token.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use jwt_compact::{Claims, TimeOptions, ValidationError};
@@ -74,7 +74,7 @@ fn push_scopes(out: &mut Vec<String>, text: &str) {
     }
 }
 
-/// Collects granted scopes from the configured claims (SPEC §1 `SCOPE_CLAIMS`).
+/// Collects granted scopes from the configured claims (README "Settings" `SCOPE_CLAIMS`).
 fn granted_scopes(
     claims: &Map<String, Value>,
     sources: &[ScopeClaim],

@@ -1,4 +1,4 @@
-//! Credential extraction (SPEC §3 rule 1, RFC 6750 §2.1).
+//! Credential extraction (README "Tokens" rule 1, RFC 6750 §2.1).
 //!
 //! Only the `Authorization` header is read: tokens in the query string or body are ignored
 //! (RFC 6750 §2.2/2.3 methods are not supported, so such a request counts as having no

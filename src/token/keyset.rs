@@ -1,4 +1,4 @@
-//! The verification key set (SPEC §2 key `jwks`, §3 rule 3).
+//! The verification key set (README "Workers KV" key `jwks`, §3 rule 3).
 //!
 //! Parsed once from an RFC 7517 JWK Set. Each key is checked on its own: unusable keys
 //! (unknown `kty` or curve, RSA under 2048 bits, private key material, `use` other than `sig`,
@@ -206,7 +206,7 @@ impl KeySet {
         self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
     }
 
-    /// Chooses the key for a token from its `kid` and `alg` (SPEC §3 rule 3).
+    /// Chooses the key for a token from its `kid` and `alg` (README "Tokens" rule 3).
     pub fn select(&self, kid: Option<&str>, alg: Algorithm) -> Result<&KeyEntry, KeyLookupError> {
         match kid {
             Some(kid) => {

@@ -1,4 +1,4 @@
-//! Bearer tokens (SPEC §3): extraction, the key set, signature and claims verification.
+//! Bearer tokens (README "Tokens"): extraction, the key set, signature and claims verification.
 //!
 //! Trust flows one way through types: a raw header value becomes a [`extract::Credential`],
 //! which [`verify::parse`] turns into an [`verify::UntrustedJwt`] (structure checked, nothing
@@ -66,7 +66,7 @@ impl Algorithm {
         Self::EdDsa,
     ];
 
-    /// `ALLOWED_ALGORITHMS` default (SPEC §1).
+    /// `ALLOWED_ALGORITHMS` default (README "Settings").
     pub const DEFAULT_ALLOWED: [Self; 4] = [Self::Rs256, Self::Ps256, Self::Es256, Self::EdDsa];
 
     /// Parses a JWS `alg` name (case-sensitive, as JWS requires).

@@ -1,4 +1,4 @@
-//! From credential to verified token (SPEC §3 rules 2–6).
+//! From credential to verified token (README "Tokens" rules 2–6).
 //!
 //! [`parse`] checks structure only and yields an [`UntrustedJwt`]: nothing in it is trusted,
 //! but its `kid` may be used to decide whether the key set needs a refresh (I/O happens in the
@@ -161,7 +161,7 @@ impl UntrustedJwt<'_> {
     }
 }
 
-/// Checks the token's structure (SPEC §3 rule 2, and rule 6 `typ`).
+/// Checks the token's structure (README "Tokens" rule 2, and rule 6 `typ`).
 pub fn parse<'a>(
     credential: &Credential<'a>,
     settings: &Settings,

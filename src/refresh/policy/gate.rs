@@ -1,6 +1,6 @@
 //! The per-isolate refresh gate: when may this isolate fetch the key set?
 //!
-//! Rules (SPEC §2, issue 4), all per isolate and with injected time:
+//! Rules (README "Workers KV", issue 4), all per isolate and with injected time:
 //! - **Single flight**: while a refresh is in flight nobody starts another; callers that need
 //!   it get [`UnknownKidDecision::WaitForInFlight`]. A flight not finished within
 //!   [`IN_FLIGHT_TIMEOUT_MS`] is presumed abandoned (its request was cancelled), so a lost
@@ -30,7 +30,7 @@ use crate::token::keyset::KeySet;
 
 pub use super::negative::{MAX_REMEMBERED_KID_BYTES, NEGATIVE_KID_CAPACITY, NEGATIVE_KID_TTL_MS};
 
-/// Least time between two refreshes started for unknown `kid`s: 30 s (SPEC §2).
+/// Least time between two refreshes started for unknown `kid`s: 30 s (README "Workers KV").
 pub const REFRESH_COOLDOWN_MS: u64 = 30_000;
 /// A flight older than this is presumed abandoned: 15 s (three fetch timeouts: discovery may
 /// take two GETs before the key set's).

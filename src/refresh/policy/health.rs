@@ -1,4 +1,4 @@
-//! What `/healthz` reports about keys and refreshing (SPEC §7, issue 4). No secrets: counts,
+//! What `/healthz` reports about keys and refreshing (README "Responses", issue 4). No secrets: counts,
 //! ages, outcomes and error texts that never contain a body, a token or a credential.
 
 use serde::Serialize;

@@ -10,7 +10,7 @@
 //! | KV value unchanged since the last read | nothing (not even re-parsed) |
 //! | KV value changed and parses as a JWK Set | replace the keys (even with fewer: that is how a key is revoked) |
 //! | KV value changed and does not parse | keep the keys, report the problem |
-//! | KV key changed to missing | drop the keys: SPEC §2 "a missing `jwks` means no token can be valid" (the next unknown `kid` then triggers a refresh when one is configured) |
+//! | KV key changed to missing | drop the keys: README "Workers KV" "a missing `jwks` means no token can be valid" (the next unknown `kid` then triggers a refresh when one is configured) |
 //! | refresh fetched a valid set | replace the keys |
 //! | refresh failed | nothing |
 //!
