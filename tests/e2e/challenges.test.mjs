@@ -82,16 +82,31 @@ describe('challenges and token validation (default settings, authenticated mode)
       assert.equal(await originSawCase('query'), false);
     });
 
-    test('a valid token only in a form body → 401 without error, not forwarded', T, async () => {
+    test('a valid token only in a form body → refused (401 without error, or 415), not forwarded', T, async () => {
+      // SPEC §4a.3 makes a form body 415 and leaves the order of that check relative to the
+      // token to the implementation: either refusal is right, neither may forward.
       const token = await stack.token();
       const res = await call(
         'body',
         { 'Content-Type': 'application/x-www-form-urlencoded' },
         { method: 'POST', body: `access_token=${token}` },
       );
-      expectNoCredentialsChallenge(res);
+      if (res.status === 415) expectJsonError(res, 'unsupported_media_type');
+      else expectNoCredentialsChallenge(res);
       expectNotEchoed(res, [token]);
       assert.equal(await originSawCase('body'), false);
+    });
+
+    test('a valid token only in a JSON-RPC body → 401 without error, not forwarded', T, async () => {
+      const token = await stack.token();
+      const res = await call(
+        'json-body',
+        { 'Content-Type': 'application/json' },
+        { method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { access_token: token } }) },
+      );
+      expectNoCredentialsChallenge(res);
+      expectNotEchoed(res, [token]);
+      assert.equal(await originSawCase('json-body'), false);
     });
   });
 

@@ -161,13 +161,17 @@ describe('forwarding (default settings: token stripped, ORIGIN_AUTHORIZATION set
 
   test('path, query and method are preserved; origin status and headers come back', T, async () => {
     const token = await stack.token();
-    for (const method of ['GET', 'PUT', 'PATCH', 'DELETE']) {
+    // SPEC §4a.2: GET, POST and DELETE are the methods served (others → 405, see
+    // hygiene.test.mjs); a POST body is JSON-RPC with Content-Type: application/json (§4a.3).
+    for (const method of ['GET', 'POST', 'DELETE']) {
+      const post = method === 'POST';
       const { res, seen } = await forward('/__echo?status=418&b=%20x&a=1&a=2', {
         method,
-        headers: { Authorization: `Bearer ${token}` },
-        body: method === 'GET' || method === 'DELETE' ? undefined : 'plain text body',
+        headers: { Authorization: `Bearer ${token}`, ...(post ? { 'Content-Type': 'application/json' } : {}) },
+        body: post ? '{"jsonrpc":"2.0","id":1,"method":"x/echo"}' : undefined,
       });
       assert.equal(seen.method, method);
+      if (post) assert.equal(seen.body, '{"jsonrpc":"2.0","id":1,"method":"x/echo"}');
       assert.equal(seen.path, '/__echo');
       assert.equal(seen.query, '?status=418&b=%20x&a=1&a=2');
       assert.equal(res.status, 418, 'origin status passed through');

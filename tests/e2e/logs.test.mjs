@@ -69,7 +69,11 @@ describe('Worker logs', { timeout: 180_000 }, () => {
     assert.equal(denied.status, 401);
     await denied.text();
 
-    const noCredentials = await fetchWithTimeout(`${stack.gate.url}/mcp`, { method: 'POST', body: '{}' });
+    const noCredentials = await fetchWithTimeout(`${stack.gate.url}/mcp`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"jsonrpc":"2.0","id":3,"method":"tools/list"}',
+    });
     assert.equal(noCredentials.status, 401);
     await noCredentials.text();
 

@@ -79,7 +79,9 @@ describe('public endpoints and browser origins (default settings)', { timeout: 1
 
   test('OPTIONS preflight from an allowed origin is answered by the gate without a token', T, async () => {
     await stack.origin.reset();
-    for (const path of ['/mcp', '/some/other/path']) {
+    // Every served path (SPEC §7): the MCP endpoint and a FORWARD_PATHS path (an unserved path
+    // is 404, tests/e2e/hygiene.test.mjs).
+    for (const path of ['/mcp', '/__echo']) {
       const res = await get(path, {
         method: 'OPTIONS',
         headers: {
@@ -199,9 +201,11 @@ describe('public endpoints and browser origins (default settings)', { timeout: 1
       assert.equal(res.headers['mcp-session-id'], 'echo-session', 'Mcp-Session-Id from the origin reaches the browser');
     });
 
-    test("the gate's own origin is allowed without being listed", T, async () => {
+    test("the gate's own origin (the origin of RESOURCE) is allowed without being listed", T, async () => {
+      // SPEC §4a.9: the own origin is RESOURCE's, never the one the request URL or Host shows
+      // (here http://127.0.0.1:PORT, which is refused: tests/e2e/hygiene.test.mjs).
       const token = await stack.token();
-      const own = new URL(stack.gate.url).origin;
+      const own = new URL(RESOURCE).origin;
       const res = await get('/__echo?case=own-origin', {
         headers: { Authorization: `Bearer ${token}`, Origin: own },
       });

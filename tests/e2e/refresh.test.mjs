@@ -88,6 +88,10 @@ describe('key lifecycle: refresh, discovery, rotation, outages, issuers, AS meta
         REQUIRED_SCOPES: REQUIRED_SCOPE,
         AS_METADATA_URL: issuer.metadataUrl(RES_ISS),
         ORIGIN_TIMEOUT_SECONDS: '5',
+        // No `rules` in KV: authenticated mode must be chosen explicitly (REQUIRE_RULES defaults
+        // to true), and the origin's /__echo is forwarded only when listed (SPEC §4a.1).
+        REQUIRE_RULES: 'false',
+        FORWARD_PATHS: '/__echo',
       },
       secrets: {},
       kv: {}, // no `jwks`: only a refresh can fill it

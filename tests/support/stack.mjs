@@ -33,13 +33,20 @@ export function defaultVars(originUrl) {
     ALLOWED_ORIGINS: ALLOWED_BROWSER_ORIGIN,
     // Not in SPEC §1: the gate's time limit for the origin's response headers (lead's setting).
     ORIGIN_TIMEOUT_SECONDS: String(ORIGIN_TIMEOUT_SECONDS),
+    // SPEC §1 REQUIRE_RULES defaults to true (no `rules` document → 503); most files test
+    // authenticated mode, so the default configuration chooses it explicitly. Files that seed
+    // `rules` are unaffected; tests/e2e/hygiene.test.mjs covers the default.
+    REQUIRE_RULES: 'false',
+    // SPEC §4a.1: only the MCP endpoint and FORWARD_PATHS are forwarded. The example origin's
+    // debug endpoints that tests reach through the gate are served like the MCP endpoint.
+    FORWARD_PATHS: '/__echo /__slow /__stream',
   };
 }
 
 /**
  * Start keys + origin + gate. `vars(originUrl, defaults)` may return replacement settings;
  * `secrets` defaults to { ORIGIN_AUTHORIZATION }; `kv` defaults to { jwks } (no rules document:
- * authenticated mode).
+ * authenticated mode, because defaultVars sets REQUIRE_RULES=false).
  */
 export async function startStack({ name = 'gate', vars, secrets, kv, withWeakKey = true } = {}) {
   if (!workerBuilt()) {
