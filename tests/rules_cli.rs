@@ -26,7 +26,7 @@ fn text(bytes: &[u8]) -> String {
 fn check_accepts_valid_documents() {
     let output = run(&["check", &fixture("rules.example.json")]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(text(&output.stdout), "ok: 18 rules, default=deny\n");
+    assert_eq!(text(&output.stdout), "ok: 19 rules, default=deny\n");
     let output = run(&["check", &fixture("rules.authenticated.json")]);
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(
@@ -128,7 +128,7 @@ fn explain_insufficient_scope() {
         "mcp:base",
     ]);
     let expected = "request: POST /mcp
-message 1: \"tools/call\" name=\"calendar_delete\" -> rules[9] \"any tool\" requires mcp:tools:calendar_delete
+message 1: \"tools/call\" name=\"calendar_delete\" -> rules[10] \"any tool\" requires mcp:tools:calendar_delete
 required: mcp:base mcp:tools:calendar_delete
 granted: mcp:tools:calendar:read
 missing: mcp:base mcp:tools:calendar_delete
@@ -151,7 +151,7 @@ fn explain_allowed() {
         "mcp:tools:*",
     ]);
     assert!(
-        out.contains("-> rules[8] \"calendar reads\" requires mcp:tools:calendar:read\n"),
+        out.contains("-> rules[9] \"calendar reads\" requires mcp:tools:calendar:read\n"),
         "{out}"
     );
     assert!(out.contains("missing: (none)\n"), "{out}");
@@ -189,7 +189,7 @@ fn explain_bad_requests() {
 #[test]
 fn explain_resources_completions_and_body_less_requests() {
     let out = explain(&["--method", "resources/read", "--uri", "customer://acme/7"]);
-    assert!(out.contains("uri=\"customer://acme/7\" -> rules[10] \"customer data\" requires mcp:resources:customer-data:read"), "{out}");
+    assert!(out.contains("uri=\"customer://acme/7\" -> rules[11] \"customer data\" requires mcp:resources:customer-data:read"), "{out}");
     let out = explain(&[
         "--method",
         "completion/complete",
@@ -199,14 +199,14 @@ fn explain_resources_completions_and_body_less_requests() {
         "mcp:prompts:*",
     ]);
     assert!(
-        out.contains("-> rules[13] \"prompt completion\" requires mcp:prompts:summary"),
+        out.contains("-> rules[14] \"prompt completion\" requires mcp:prompts:summary"),
         "{out}"
     );
     assert!(out.contains("answer: 200"), "{out}");
     let out = explain(&[]);
     assert!(out.contains("request: GET /mcp\n"), "{out}");
     assert!(
-        out.contains("request without JSON-RPC body -> rules[16] \"event stream\""),
+        out.contains("request without JSON-RPC body -> rules[17] \"event stream\""),
         "{out}"
     );
     let out = explain(&["--http-method", "DELETE", "--path", "/other"]);
@@ -231,7 +231,7 @@ fn explain_reads_a_body_from_a_file_and_stdin() {
         "mcp:tools:calendar:read",
     ]);
     assert!(
-        out.contains("message 2: \"tools/call\" name=\"weather\" -> rules[9] \"any tool\""),
+        out.contains("message 2: \"tools/call\" name=\"weather\" -> rules[10] \"any tool\""),
         "{out}"
     );
     assert!(
