@@ -235,6 +235,22 @@ mod tests {
     }
 
     #[test]
+    fn errors_say_what_is_wrong() {
+        assert_eq!(
+            StrictJsonError::DuplicateMember.to_string(),
+            "an object repeats a member name"
+        );
+        assert_eq!(
+            StrictJsonError::TooDeep.to_string(),
+            format!("nested deeper than {MAX_DEPTH} levels")
+        );
+        assert!(check(b"{")
+            .unwrap_err()
+            .to_string()
+            .starts_with("not valid JSON: "));
+    }
+
+    #[test]
     fn refuses_bad_syntax_and_depth() {
         assert!(matches!(check(b"{"), Err(StrictJsonError::Syntax(_))));
         assert!(matches!(check(b"{} {}"), Err(StrictJsonError::Syntax(_))));

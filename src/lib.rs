@@ -21,6 +21,8 @@
 //!    or deny.
 //! 6. **forward** ([`gate::forward`]): the original bytes go to the origin with identity
 //!    headers; the client's token is removed; the response streams back unbuffered.
+//! 7. **filter lists** ([`lists`]): only the answers to list requests (`tools/list`, …) are
+//!    read, and cut down to the entries the token may use, asked of the same rules code.
 //!
 //! Every stage has its own error enum; [`gate::respond`] maps them all to HTTP status and
 //! `WWW-Authenticate` in one exhaustive `match`.
@@ -43,6 +45,7 @@
 pub mod admit;
 pub mod gate;
 pub mod json_strict;
+pub mod lists;
 pub mod refresh;
 pub mod rpc;
 pub mod rules;

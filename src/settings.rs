@@ -138,6 +138,8 @@ pub struct Settings {
     pub require_rules: bool,
     /// `FORWARD_PATHS`: further exact paths served like the MCP endpoint. Default none.
     pub forward_paths: Vec<String>,
+    /// `FILTER_LISTS`: default `true` (list answers show only what the token may use).
+    pub filter_lists: bool,
     /// `ALLOWED_ORIGINS`: default own origin only.
     pub allowed_origins: AllowedOrigins,
     /// `FORWARD_TOKEN`: default `false` (the client's `Authorization` is stripped).
@@ -425,6 +427,7 @@ impl Settings {
             scope_claims,
             require_rules: vars.flag("REQUIRE_RULES", true)?,
             forward_paths,
+            filter_lists: vars.flag("FILTER_LISTS", true)?,
             allowed_origins,
             forward_token: vars.flag("FORWARD_TOKEN", false)?,
             forward_claims,
@@ -529,6 +532,7 @@ mod tests {
             "a missing rules document fails closed by default"
         );
         assert!(s.forward_paths.is_empty());
+        assert!(s.filter_lists, "lists are filtered by default");
         assert_eq!(s.own_origin(), "https://mcp.example.com");
         assert!(s.serves_mcp_path("/mcp"));
         assert!(

@@ -13,8 +13,8 @@ export function pickHeaders(headers, names) {
 }
 
 /**
- * The request body, read and counted chunk by chunk: resolves to its bytes (empty when there
- * is no body), or to `undefined` as soon as more than `limit` bytes have arrived; the rest is
+ * The body of a request (or response), read and counted chunk by chunk: resolves to its bytes
+ * (empty when there is no body), or to `undefined` as soon as more than `limit` bytes have arrived; the rest is
  * then never read (the stream is cancelled). So at most `limit` bytes plus one chunk are held,
  * whatever the client sends, with or without Content-Length. Rejects if the read fails.
  */
@@ -41,6 +41,45 @@ export async function readBody(request, limit) {
     offset += chunk.byteLength;
   }
   return bytes;
+}
+
+/**
+ * The upstream's event stream piped through `relay` (an `SseRelay` from wasm: `push(chunk)`
+ * returns the bytes to pass on, `finish()` those still held at the end), as a new Response
+ * with `headers`. Each chunk is passed on as soon as the relay returns it: nothing is
+ * buffered here. The relay is freed exactly once, when the stream ends or fails.
+ */
+export function filteredStream(response, headers, relay) {
+  let live = true;
+  const release = () => {
+    if (!live) return new Uint8Array(0);
+    live = false;
+    try {
+      return relay.finish();
+    } finally {
+      relay.free();
+    }
+  };
+  const { readable, writable } = new TransformStream({
+    transform(chunk, controller) {
+      const out = relay.push(chunk);
+      if (out.length > 0) controller.enqueue(out);
+    },
+    flush(controller) {
+      const out = release();
+      if (out.length > 0) controller.enqueue(out);
+    },
+  });
+  // A client that goes away, or an upstream that breaks off: the relay still writes its log
+  // line and is freed.
+  response.body.pipeTo(writable).catch(() => {
+    try {
+      release();
+    } catch {
+      // already released
+    }
+  });
+  return new Response(readable, { status: response.status, statusText: response.statusText, headers });
 }
 
 /** The header names of `headers` (lowercase, as the runtime lists them), as one JSON array. */

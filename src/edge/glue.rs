@@ -3,7 +3,7 @@
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use web_sys::{Headers, Request, RequestInit};
+use web_sys::{Headers, Request, RequestInit, Response};
 
 #[wasm_bindgen(module = "/src/edge/glue.js")]
 extern "C" {
@@ -16,6 +16,19 @@ extern "C" {
     /// more than `limit` bytes arrived (the rest is never read).
     #[wasm_bindgen(js_name = readBody)]
     pub fn read_body(request: &Request, limit: f64) -> js_sys::Promise;
+
+    /// [`read_body`] for a response (the same function: both have a `body` stream).
+    #[wasm_bindgen(js_name = readBody)]
+    pub fn read_body_of(response: &Response, limit: f64) -> js_sys::Promise;
+
+    /// The upstream's event stream piped through an `SseRelay` (see `edge::relay`), as a new
+    /// response with `headers`.
+    #[wasm_bindgen(js_name = filteredStream, catch)]
+    pub fn filtered_stream(
+        response: &Response,
+        headers: &Headers,
+        relay: JsValue,
+    ) -> Result<Response, JsValue>;
 
     /// The header names of `headers`, as one JSON array of strings.
     #[wasm_bindgen(js_name = headerNames)]

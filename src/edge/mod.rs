@@ -5,6 +5,7 @@
 mod convert;
 mod glue;
 mod keys;
+mod relay;
 mod state;
 mod upstream;
 mod webcrypto;
@@ -344,8 +345,10 @@ async fn protected(
         Err(refusal) => return refuse(*refusal, started),
     };
 
+    let plan = pipeline::relay_plan(&allowed, rules, &admitted.method, &rc.url.path, settings);
     apart(forward_allowed(
         allowed,
+        plan,
         &admitted.method,
         body.buffer.as_ref(),
         rc,
@@ -356,6 +359,7 @@ async fn protected(
 /// Sends an allowed request to the upstream and relays its response (README "Forwarding").
 async fn forward_allowed(
     allowed: pipeline::Allowed,
+    plan: pipeline::RelayPlan,
     method: &Method,
     body: Option<&js_sys::Uint8Array>,
     rc: &RequestContext<'_>,
@@ -402,6 +406,27 @@ async fn forward_allowed(
     {
         Ok(response) => {
             line.status = response.status();
+            if let pipeline::RelayPlan::FilterLists { requests, policy } = plan {
+                if (200..300).contains(&response.status()) {
+                    let cors = cors::response_edits(&allowed.browser_origin);
+                    return match apart(relay::filtered(
+                        response, requests, policy, cors, line, started,
+                    ))
+                    .await?
+                    {
+                        relay::Relayed::Response(response) => Ok(response),
+                        relay::Relayed::Invalid(error, line) => refuse(
+                            pipeline::Refusal {
+                                error,
+                                context: ChallengeContext::default(),
+                                browser_origin: allowed.browser_origin,
+                                log: *line,
+                            },
+                            started,
+                        ),
+                    };
+                }
+            }
             log(line, started);
             if allowed.browser_origin == BrowserOrigin::Absent {
                 // Nothing to add: hand the upstream's response to the runtime as it is.

@@ -46,6 +46,10 @@ pub struct LogLine {
     /// Scopes the token grants.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub granted: Vec<String>,
+    /// List entries removed from the upstream's answer (README "Scope-aware lists"); absent
+    /// when the answer was not filtered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filtered: Option<usize>,
     /// Wall time in the gate, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,

@@ -23,6 +23,7 @@ use super::cors::{self, BrowserOrigin};
 use super::logline::LogLine;
 use super::respond::{ChallengeContext, GateError};
 use crate::admit;
+use crate::lists::{EntryPolicy, ListRequests};
 use crate::rpc::{RpcBody, RpcError};
 use crate::rules::{RequestFacts, Requirement, RuleSet};
 use crate::settings::Settings;
@@ -140,6 +141,7 @@ enum TokenStage<'r> {
 pub struct Prechecked<'r> {
     token: TokenStage<'r>,
     requirement: Result<Requirement, GateError>,
+    lists: ListRequests,
     browser_origin: BrowserOrigin,
     context: ChallengeContext,
     log: LogLine,
@@ -176,8 +178,102 @@ pub struct Allowed {
     pub token: Arc<VerifiedToken>,
     /// CORS outcome for the origin's response.
     pub browser_origin: BrowserOrigin,
+    /// The list requests whose answers are filtered (empty for every other request, whose
+    /// response then streams through untouched).
+    pub lists: ListRequests,
     /// Log fields.
     pub log: LogLine,
+}
+
+/// What the relay does with the upstream's response (README "Scope-aware lists").
+#[derive(Debug)]
+pub enum RelayPlan {
+    /// Hand the response to the client as it is: every request that asks for no list, and
+    /// every request when `FILTER_LISTS` is off or no rules document decides (authenticated
+    /// mode).
+    PassThrough,
+    /// A `2xx` answer is filtered: a JSON body whole, an event stream event by event.
+    FilterLists {
+        /// Which response ids answer which list.
+        requests: ListRequests,
+        /// Which entries this token may see.
+        policy: EntryPolicy,
+    },
+}
+
+/// How the response to an allowed request is relayed: filtered only when it answers list
+/// requests under a rules document with `FILTER_LISTS` on. Asks the same rules, with the same
+/// HTTP method and path, as the call that would use each entry.
+pub fn relay_plan(
+    allowed: &Allowed,
+    rules: RulesView<'_>,
+    method: &Method,
+    path: &str,
+    settings: &Settings,
+) -> RelayPlan {
+    if !settings.filter_lists || allowed.lists.is_empty() {
+        return RelayPlan::PassThrough;
+    }
+    let set = match rules {
+        RulesView::Document(set) => set,
+        RulesView::Authenticated | RulesView::Unavailable | RulesView::Missing => {
+            return RelayPlan::PassThrough
+        }
+    };
+    // The entries of a list are used by POSTs: a GET stream (resumption) carries answers to
+    // list requests that were POSTed to the same path.
+    let use_method = if *method == Method::GET {
+        Method::POST
+    } else {
+        method.clone()
+    };
+    let policy = EntryPolicy::new(
+        set,
+        use_method.as_str(),
+        path,
+        allowed.token.scopes(),
+        &settings.required_scopes,
+    );
+    if policy.keeps_all() {
+        return RelayPlan::PassThrough;
+    }
+    RelayPlan::FilterLists {
+        requests: allowed.lists.clone(),
+        policy,
+    }
+}
+
+/// The `Cache-Control` of a response that may carry a filtered list: its answer depends on the
+/// token, so no shared cache may keep it. `private` is added to the upstream's directives
+/// (unless they already forbid storing or sharing).
+pub fn private_cache_control(upstream: Option<&str>) -> String {
+    match upstream.map(str::trim).filter(|v| !v.is_empty()) {
+        None => "private".to_owned(),
+        Some(value) => {
+            let directives: Vec<String> = value
+                .split(',')
+                .map(|d| d.trim().to_ascii_lowercase())
+                .collect();
+            if directives.iter().any(|d| d == "private" || d == "no-store") {
+                value.to_owned()
+            } else {
+                let kept: Vec<&str> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|d| {
+                        let lower = d.to_ascii_lowercase();
+                        lower != "public" && !lower.starts_with("s-maxage")
+                    })
+                    .collect();
+                let mut out = kept.join(", ");
+                if !out.is_empty() {
+                    out.push_str(", ");
+                }
+                out.push_str("private");
+                out
+            }
+        }
+    }
 }
 
 fn base_log(http_method: &str, path: &str) -> LogLine {
@@ -358,6 +454,12 @@ pub fn precheck<'r>(
         Err(e) => return Err(refuse(GateError::Admit(e), context, log, browser_origin)),
     };
 
+    let lists = match &body {
+        Ok(Some(body)) => ListRequests::from_body(body),
+        // A GET stream may carry answers to list requests sent earlier (resumption).
+        Ok(None) if req.head.method == Method::GET => ListRequests::unknown_ids(),
+        Ok(None) | Err(_) => ListRequests::none(),
+    };
     let requirement = requirement(req, body, rules, &mut log);
     if let Ok(requirement) = &requirement {
         context.scope_hint = requirement.scopes(&settings.required_scopes);
@@ -395,6 +497,7 @@ pub fn precheck<'r>(
     Ok(Prechecked {
         token,
         requirement,
+        lists,
         browser_origin,
         context,
         log,
@@ -419,6 +522,7 @@ pub async fn authorize<V: SignatureVerifier>(
     let Prechecked {
         token,
         requirement,
+        lists,
         browser_origin,
         context,
         mut log,
@@ -470,6 +574,7 @@ pub async fn authorize<V: SignatureVerifier>(
             Ok(Allowed {
                 token,
                 browser_origin,
+                lists,
                 log,
             })
         }

@@ -9,6 +9,7 @@ use http::{Response, StatusCode};
 use serde::Serialize;
 
 use crate::admit::{self, AdmitError};
+use crate::lists::ListError;
 use crate::rpc::RpcError;
 use crate::rules::AuthzError;
 use crate::settings::SettingsError;
@@ -42,6 +43,9 @@ pub enum GateError {
     OriginUnreachable,
     /// The origin did not answer in time: 504.
     OriginTimeout,
+    /// A `2xx` JSON answer to a list request that cannot be read as one (README "Scope-aware
+    /// lists"): 502 `origin_response_invalid`.
+    UpstreamListInvalid(ListError),
 }
 
 /// What a challenge needs to know beyond the error.
@@ -94,6 +98,7 @@ impl GateError {
             Self::RulesMissing => "rules_missing".into(),
             Self::OriginUnreachable => "origin_unreachable".into(),
             Self::OriginTimeout => "origin_timeout".into(),
+            Self::UpstreamListInvalid(e) => e.reason().into(),
         }
     }
 
@@ -262,6 +267,12 @@ impl GateError {
                 StatusCode::GATEWAY_TIMEOUT,
                 "gateway_timeout",
                 "The MCP server did not answer in time",
+                false,
+            ),
+            Self::UpstreamListInvalid(e) => (
+                StatusCode::BAD_GATEWAY,
+                "origin_response_invalid",
+                e.message(),
                 false,
             ),
         };

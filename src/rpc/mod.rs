@@ -24,6 +24,16 @@ pub struct RpcBody {
 }
 
 impl RpcBody {
+    /// A one-message body (not a batch) that the gate builds itself instead of reading it from
+    /// a request: list filtering asks the rules, per list entry, about the call that would use
+    /// it (README "Scope-aware lists").
+    pub fn single(message: RpcMessage) -> RpcBody {
+        RpcBody {
+            messages: vec![message],
+            batch: false,
+        }
+    }
+
     /// The messages in body order (exactly one unless [`RpcBody::is_batch`]).
     pub fn messages(&self) -> &[RpcMessage] {
         &self.messages

@@ -13,12 +13,13 @@
 //   ANY  /__echo       JSON describing the request as seen here (method, path, headers, body);
 //                      ?status=N answers with status N; sets X-Origin-Seen and Mcp-Session-Id (?session=)
 //
-// Loopback only. Configuration: PORT (default 0 = any free port), HOST (default 127.0.0.1).
+// Loopback only. Configuration: PORT (default 0 = any free port), HOST (default 127.0.0.1),
+// JSON_RESPONSE=1 (answer requests with application/json instead of an SSE stream).
 // Prints `origin listening on http://127.0.0.1:PORT` once ready.
 
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
@@ -171,6 +172,30 @@ function buildServer() {
     }),
   );
 
+  server.registerResource(
+    'handbook',
+    'docs://handbook',
+    { title: 'Employee handbook', mimeType: 'text/plain' },
+    async (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/plain', text: 'Be kind.' }] }),
+  );
+
+  server.registerResource(
+    'customer-orders',
+    new ResourceTemplate('customer://{customer}/orders', { list: undefined }),
+    { title: 'Orders of a customer', mimeType: 'application/json' },
+    async (uri, { customer }) => ({
+      contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify({ customer, orders: [] }) }],
+    }),
+  );
+
+  server.registerPrompt(
+    'summary',
+    { description: 'Summarise a text.', argsSchema: { text: z.string().optional() } },
+    async ({ text }) => ({
+      messages: [{ role: 'user', content: { type: 'text', text: `Summarise: ${text || ''}` } }],
+    }),
+  );
+
   server.registerPrompt(
     'greeting',
     {
@@ -261,6 +286,8 @@ async function handleMcp(req, res, body) {
     }
     transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      // JSON_RESPONSE=1: answer requests with application/json instead of an SSE stream.
+      enableJsonResponse: process.env.JSON_RESPONSE === '1',
       onsessioninitialized: (id) => {
         sessions.set(id, transport);
       },
