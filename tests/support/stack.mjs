@@ -46,14 +46,15 @@ export function defaultVars(originUrl) {
 /**
  * Start keys + origin + gate. `vars(originUrl, defaults)` may return replacement settings;
  * `secrets` defaults to { ORIGIN_AUTHORIZATION }; `kv` defaults to { jwks } (no rules document:
- * authenticated mode, because defaultVars sets REQUIRE_RULES=false).
+ * authenticated mode, because defaultVars sets REQUIRE_RULES=false); `originEnv` is the
+ * example origin's environment (e.g. { JSON_RESPONSE: '1' }).
  */
-export async function startStack({ name = 'gate', vars, secrets, kv, withWeakKey = true } = {}) {
+export async function startStack({ name = 'gate', vars, secrets, kv, withWeakKey = true, originEnv = {} } = {}) {
   if (!workerBuilt()) {
     throw new Error(`the Worker is not built: ${WORKER_MAIN} is missing (run worker-build --release first)`);
   }
   const keys = await generateTestKeys();
-  const origin = await startOrigin();
+  const origin = await startOrigin({ env: originEnv });
   let gate;
   try {
     const defaults = defaultVars(origin.url);
