@@ -416,3 +416,46 @@ fn put_passes_on_wrangler_failure() {
     assert_eq!(output.status.code(), Some(3));
     assert!(text(&output.stderr).contains("wrangler kv key put failed"));
 }
+
+#[test]
+fn explain_list_shows_what_a_client_with_these_scopes_sees() {
+    let out = explain(&[
+        "--list",
+        &fixture("tools-list.example.json"),
+        "--scopes",
+        "mcp:tools:calendar:read",
+    ]);
+    assert!(out.contains("list: tools/list (5 entries)\n"), "{out}");
+    assert!(out.contains("visible calendar_get_events\n"), "{out}");
+    for hidden in ["calendar_create_event", "echo", "admin_reset"] {
+        assert!(out.contains(&format!("hidden  {hidden}\n")), "{out}");
+    }
+    assert!(
+        out.contains("hidden  (an entry without \"name\")\n"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("a client with these scopes sees 1 of 5\n"),
+        "{out}"
+    );
+    let wide = explain(&[
+        "--list",
+        &fixture("tools-list.example.json"),
+        "--scopes",
+        "mcp:tools:*",
+    ]);
+    assert!(
+        wide.ends_with("a client with these scopes sees 4 of 5\n"),
+        "{wide}"
+    );
+    // --list explains an answer, not a request.
+    let output = run(&[
+        "explain",
+        &fixture("rules.example.json"),
+        "--list",
+        &fixture("tools-list.example.json"),
+        "--method",
+        "ping",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+}

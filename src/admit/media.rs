@@ -110,6 +110,8 @@ mod tests {
             "application/json; charset=latin1",
             "application/json; charset=utf-8; charset=utf-7",
             "application/json; boundary=x",
+            "application/json; x-charset=utf-8",
+            "application/json; charset=utf-8; charset=utf-8",
             "application/json; charset",
             "application/jsonx",
             "application/json-seq",

@@ -1,6 +1,7 @@
 //! `mcp-gate rules …`: validate a rules document, explain the decision for a request, and write
 //! a document to Workers KV only once it is valid.
 
+use mcp_gate::lists::{EntryPolicy, ListKind};
 use mcp_gate::rpc::{inspect, RpcBody};
 use mcp_gate::rules::{AuthzError, Decision, RequestFacts, Requirement, RuleSet};
 use std::io::Read;
@@ -11,6 +12,8 @@ const USAGE: &str = "usage:
   mcp-gate rules explain FILE [--body FILE|-] [--method M [--name N] [--uri U]]
                               [--http-method M] [--path P] [--scopes \"a b\"]
                               [--required-scopes \"x y\"]
+  mcp-gate rules explain FILE --list ANSWER [--scopes \"a b\"] [--required-scopes \"x y\"]
+                              [--path P]
   mcp-gate rules put FILE [--local | --remote] [--persist-to DIR]
 
 check    validate FILE; exit 0 when valid, 1 otherwise
@@ -18,7 +21,9 @@ explain  show which rule decides each message, the scopes needed and missing, an
          the gate would give (--body: a JSON-RPC POST body, - for stdin; --method: a
          one-message body built from --method/--name/--uri; neither: a body-less request,
          GET by default); --scopes: the token's granted scopes; --required-scopes: the
-         gate's REQUIRED_SCOPES; the path defaults to /mcp
+         gate's REQUIRED_SCOPES; the path defaults to /mcp; --list: a saved answer to
+         tools/list, prompts/list, resources/list or resources/templates/list (the JSON-RPC
+         response or its result), printing which entries a client with --scopes would see
 put      validate FILE, then write it to the KV key `rules` of the GATE_KV binding with
          `npx wrangler kv key put` (local by default); an invalid file is never written";
 
@@ -96,6 +101,7 @@ struct ExplainOptions {
     path: Option<String>,
     scopes: Option<String>,
     required_scopes: Option<String>,
+    list: Option<String>,
 }
 
 fn parse_explain(args: &[String]) -> Result<ExplainOptions, String> {
@@ -111,6 +117,7 @@ fn parse_explain(args: &[String]) -> Result<ExplainOptions, String> {
             "--path" => &mut options.path,
             "--scopes" => &mut options.scopes,
             "--required-scopes" => &mut options.required_scopes,
+            "--list" => &mut options.list,
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
             file => {
                 if options.file.is_some() {
@@ -127,6 +134,9 @@ fn parse_explain(args: &[String]) -> Result<ExplainOptions, String> {
             return Err(format!("{arg} given twice"));
         }
         *slot = Some(value.clone());
+    }
+    if options.list.is_some() && (options.body.is_some() || options.method.is_some()) {
+        return Err("--list explains a list answer: give no --body or --method with it".to_owned());
     }
     if options.body.is_some() && options.method.is_some() {
         return Err("give either --body or --method, not both".to_owned());
@@ -193,6 +203,9 @@ fn explain(args: &[String]) -> i32 {
         Ok(rules) => rules,
         Err(code) => return code,
     };
+    if let Some(answer) = options.list.as_deref() {
+        return explain_list(&rules, file, answer, &options);
+    }
     let body_bytes = match (&options.body, &options.method) {
         (Some(source), _) => match read_body(source) {
             Ok(bytes) => Some(bytes),
@@ -257,6 +270,60 @@ fn explain(args: &[String]) -> i32 {
             "without a token: 401 WWW-Authenticate: Bearer resource_metadata=\"<metadata URL>\"{scope}"
         );
     }
+    0
+}
+
+/// `explain --list`: which entries of a saved list answer a client with `--scopes` would see,
+/// asked of the same code the gate filters with (README "Scope-aware lists").
+fn explain_list(rules: &RuleSet, file: &str, answer: &str, options: &ExplainOptions) -> i32 {
+    let text = match std::fs::read(answer) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("error: cannot read {answer}: {e}");
+            return 1;
+        }
+    };
+    let value: serde_json::Value = match serde_json::from_slice(&text) {
+        Ok(value) => value,
+        Err(e) => {
+            eprintln!("error: {answer} is not JSON: {e}");
+            return 1;
+        }
+    };
+    let result = value.get("result").unwrap_or(&value);
+    let Some((kind, entries)) = ListKind::ALL.iter().find_map(|kind| {
+        result
+            .get(kind.member())
+            .and_then(serde_json::Value::as_array)
+            .map(|entries| (*kind, entries))
+    }) else {
+        eprintln!(
+            "error: {answer} holds no \"tools\", \"prompts\", \"resources\" or \"resourceTemplates\" array"
+        );
+        return 1;
+    };
+    let path = options.path.as_deref().unwrap_or("/mcp");
+    let granted = words(options.scopes.as_deref());
+    let baseline = words(options.required_scopes.as_deref());
+    let policy = EntryPolicy::new(rules, "POST", path, &granted, &baseline);
+    println!("rules: {file}: {}", summary(rules));
+    println!("list: {} ({} entries)", kind.method(), entries.len());
+    println!("granted: {}", list(&granted));
+    let mut visible = 0;
+    for entry in entries {
+        let key = entry.get(kind.key()).and_then(serde_json::Value::as_str);
+        let shown = key.is_some_and(|key| policy.allows(kind, key));
+        visible += usize::from(shown);
+        let label = if shown { "visible" } else { "hidden " };
+        match key {
+            Some(key) => println!("{label} {key}"),
+            None => println!("{label} (an entry without \"{}\")", kind.key()),
+        }
+    }
+    println!(
+        "a client with these scopes sees {visible} of {}",
+        entries.len()
+    );
     0
 }
 
