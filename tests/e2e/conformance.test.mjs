@@ -61,31 +61,41 @@ describe('MCP conformance suite: directly against the example origin and through
   /** @type {Map<string, Awaited<ReturnType<typeof runServerScenario>>>} */
   const gated = new Map();
 
-  before(async () => {
-    assert.ok(
-      conformanceInstalled(),
-      'node_modules/.bin/conformance is missing: npm ci (devDependency @modelcontextprotocol/conformance)',
-    );
-    scenarios = await listServerScenarios();
-    // CONFORMANCE_SCENARIOS="a b" runs only those (for debugging one scenario).
-    const only = (process.env.CONFORMANCE_SCENARIOS || '').split(/[\s,]+/).filter(Boolean);
-    if (only.length) scenarios = scenarios.filter((s) => only.includes(s));
-    mkdirSync(outRoot, { recursive: true });
+  /** Why the setup failed: every test then fails with it (node:test would only cancel them). */
+  let setupError;
+  const ready = () => {
+    if (setupError) throw setupError;
+  };
 
-    const keys = await generateTestKeys();
-    // The proxy first: its origin goes into ALLOWED_ORIGINS (the DNS-rebinding scenario's
-    // "valid localhost Origin" case), then the gate, then the proxy learns where the gate is.
-    const token = await signToken(
-      keys.keys.RS256,
-      defaultClaims({ issuer: ISSUER, audience: RESOURCE }, { scope: FULL_SCOPE, exp: Math.floor(Date.now() / 1000) + 3600 }),
-    );
-    proxy = await startBearerProxy({ token });
-    stack = await startStack({
-      name: 'conformance',
-      vars: (_originUrl, defaults) => ({ ...defaults, ALLOWED_ORIGINS: `${ALLOWED_BROWSER_ORIGIN} ${proxy.url}` }),
-      kv: { jwks: keys.jwks, rules: EXAMPLE_RULES },
-    });
-    proxy.setTarget(stack.gate.url);
+  before(async () => {
+    try {
+      assert.ok(
+        conformanceInstalled(),
+        'node_modules/.bin/conformance is missing: npm ci (devDependency @modelcontextprotocol/conformance)',
+      );
+      scenarios = await listServerScenarios();
+      // CONFORMANCE_SCENARIOS="a b" runs only those (for debugging one scenario).
+      const only = (process.env.CONFORMANCE_SCENARIOS || '').split(/[\s,]+/).filter(Boolean);
+      if (only.length) scenarios = scenarios.filter((s) => only.includes(s));
+      mkdirSync(outRoot, { recursive: true });
+
+      const keys = await generateTestKeys();
+      // The proxy first: its origin goes into ALLOWED_ORIGINS (the DNS-rebinding scenario's
+      // "valid localhost Origin" case), then the gate, then the proxy learns where the gate is.
+      const token = await signToken(
+        keys.keys.RS256,
+        defaultClaims({ issuer: ISSUER, audience: RESOURCE }, { scope: FULL_SCOPE, exp: Math.floor(Date.now() / 1000) + 3600 }),
+      );
+      proxy = await startBearerProxy({ token });
+      stack = await startStack({
+        name: 'conformance',
+        vars: (_originUrl, defaults) => ({ ...defaults, ALLOWED_ORIGINS: `${ALLOWED_BROWSER_ORIGIN} ${proxy.url}` }),
+        kv: { jwks: keys.jwks, rules: EXAMPLE_RULES },
+      });
+      proxy.setTarget(stack.gate.url);
+    } catch (err) {
+      setupError = err;
+    }
   });
 
   after(async () => {
@@ -97,6 +107,7 @@ describe('MCP conformance suite: directly against the example origin and through
     `${r.pass ? 'pass' : 'FAIL'} ${r.scenario} (${r.ms} ms)${r.failures.length ? `: ${r.failures.join('; ')}` : ''}`;
 
   test('every server scenario directly against the example origin', { timeout: 400_000 }, async (t) => {
+    ready();
     for (const scenario of scenarios) {
       const r = await runServerScenario({
         url: `${stack.origin.url}/mcp`,
@@ -114,6 +125,7 @@ describe('MCP conformance suite: directly against the example origin and through
   });
 
   test('every server scenario through the gate (bearer proxy → gate → example origin)', { timeout: 400_000 }, async (t) => {
+    ready();
     for (const scenario of scenarios) {
       const r = await runServerScenario({
         url: `${proxy.url}/mcp`,
@@ -128,6 +140,7 @@ describe('MCP conformance suite: directly against the example origin and through
   });
 
   test('every scenario that passes directly also passes through the gate', () => {
+    ready();
     assert.ok(direct.size > 0 && gated.size > 0, 'both runs happened');
     const directPass = scenarios.filter((s) => direct.get(s)?.pass);
     const gatePass = scenarios.filter((s) => gated.get(s)?.pass);
@@ -150,6 +163,7 @@ describe('MCP conformance suite: directly against the example origin and through
   });
 
   test('every check has the same verdict through the gate as directly (the gate changes nothing else)', () => {
+    ready();
     assert.ok(direct.size > 0 && gated.size > 0, 'both runs happened');
     // Per check id: SUCCESS / FAILURE / WARNING / INFO. DNS rebinding is the one scenario where the
     // gate is meant to differ (SPEC §4a.9: it refuses the foreign Origin the example origin accepts).
@@ -166,6 +180,7 @@ describe('MCP conformance suite: directly against the example origin and through
   });
 
   test(`${DNS_REBINDING}: the gate refuses a foreign Host/Origin and accepts an allowed local Origin (SPEC §4a.9)`, (t) => {
+    ready();
     if (!scenarios.includes(DNS_REBINDING)) {
       t.skip(`this suite version has no ${DNS_REBINDING} scenario`);
       return;

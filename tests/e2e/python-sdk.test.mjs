@@ -11,7 +11,8 @@
 // true):
 //   - `mcp:access mcp:tools:calendar:read` lists only the calendar read tools (`calendar_get_*`)
 //     and may call them; any other tool is a step-up 403 (insufficient_scope, scope named);
-//   - `mcp:access mcp:tools:*` lists and may call every tool of the origin.
+//   - `mcp:access mcp:tools:*` lists and may call every tool of the origin;
+//   - prompts, resources and resource templates are listed as far as the token may use them.
 // The 2.x SDK speaks revision 2026-07-28 first: it probes `server/discover` (allowed by the example
 // rules; the example origin refuses it) and falls back to `initialize`.
 import { after, before, describe, test } from 'node:test';
@@ -46,18 +47,27 @@ describe('MCP Python SDK (mcp 2.x) client through the gate', { timeout: 600_000 
   let stack;
   /** Tool names of the example origin, as the Python client lists them directly (no gate). */
   let originTools;
+  /** Its prompts, resources and resource templates, listed directly. */
+  let originLists;
+
+  /** Why the setup failed: every test then fails with it (node:test would only cancel them). */
+  let setupError;
 
   before(
     async () => {
-      // The venv first: a missing venv is a failure of every test below, never a skip.
-      const venv = await runProcess('bash', [VENV_SCRIPT], { timeoutMs: 540_000 });
-      assert.equal(venv.code, 0, `.ci/python-venv.sh failed (exit ${venv.code}):\n${tail(venv.output)}`);
-      python = venv.stdout.trim().split('\n').at(-1);
-      assert.ok(python && path.isAbsolute(python), `.ci/python-venv.sh printed the venv's python: ${venv.stdout}`);
+      try {
+        // The venv first: a missing venv is a failure of every test below, never a skip.
+        const venv = await runProcess('bash', [VENV_SCRIPT], { timeoutMs: 540_000 });
+        assert.equal(venv.code, 0, `.ci/python-venv.sh failed (exit ${venv.code}):\n${tail(venv.output)}`);
+        python = venv.stdout.trim().split('\n').at(-1);
+        assert.ok(python && path.isAbsolute(python), `.ci/python-venv.sh printed the venv's python: ${venv.stdout}`);
 
-      keys = await generateTestKeys();
-      // startStack() with its default settings; KV holds our key set and the example rules.
-      stack = await startStack({ name: 'python-sdk', kv: { jwks: keys.jwks, rules: EXAMPLE_RULES } });
+        keys = await generateTestKeys();
+        // startStack() with its default settings; KV holds our key set and the example rules.
+        stack = await startStack({ name: 'python-sdk', kv: { jwks: keys.jwks, rules: EXAMPLE_RULES } });
+      } catch (err) {
+        setupError = err;
+      }
     },
     { timeout: 600_000 },
   );
@@ -75,6 +85,7 @@ describe('MCP Python SDK (mcp 2.x) client through the gate', { timeout: 600_000 
    * `jwt` undefined sends no Authorization header.
    */
   async function py(url, jwt, steps) {
+    if (setupError) throw setupError;
     const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
     delete env.MCP_TOKEN;
     if (jwt) env.MCP_TOKEN = jwt;
@@ -119,12 +130,18 @@ describe('MCP Python SDK (mcp 2.x) client through the gate', { timeout: 600_000 
     assert.ok(step.error, 'the SDK surfaced an error for the refused call');
   }
 
-  test('the Python client lists the example origin\'s tools directly (no gate)', T, async () => {
-    const run = await py(`${stack.origin.url}/mcp`, undefined, ['list-tools']);
+  test('the Python client lists the example origin\'s tools, prompts, resources, templates directly (no gate)', T, async () => {
+    const run = await py(`${stack.origin.url}/mcp`, undefined, [
+      'list-tools',
+      'list-prompts',
+      'list-resources',
+      'list-resource-templates',
+    ]);
     expectConnected(run);
-    const [list] = run.steps;
-    assert.equal(list.ok, true, JSON.stringify(list));
+    const [list, prompts, resources, templates] = run.steps;
+    for (const step of run.steps) assert.equal(step.ok, true, JSON.stringify(step));
     originTools = list.tools;
+    originLists = { prompts: prompts.prompts, resources: resources.resources, templates: templates.templates };
     for (const name of ['echo', 'calendar_get_events', 'calendar_create_event', 'admin_reset']) {
       assert.ok(originTools.includes(name), `the example origin offers ${name}: ${originTools}`);
     }
@@ -153,6 +170,7 @@ describe('MCP Python SDK (mcp 2.x) client through the gate', { timeout: 600_000 
   });
 
   test('mcp:tools:calendar:read: tools/list shows only the calendar read tools', T, async () => {
+    if (setupError) throw setupError;
     assert.ok(originTools, 'the direct listing ran first');
     const run = await viaGate(await token(CALENDAR), ['list-tools']);
     expectConnected(run);
@@ -203,6 +221,7 @@ describe('MCP Python SDK (mcp 2.x) client through the gate', { timeout: 600_000 
   });
 
   test('mcp:tools:*: tools/list shows every tool; calling them works', T, async () => {
+    if (setupError) throw setupError;
     assert.ok(originTools, 'the direct listing ran first');
     const run = await viaGate(await token(ALL_TOOLS), [
       'list-tools',
@@ -221,6 +240,47 @@ describe('MCP Python SDK (mcp 2.x) client through the gate', { timeout: 600_000 
     assert.deepEqual(echo.result.content, [{ type: 'text', text: 'hello from python' }]);
     assert.equal(create.ok, true, JSON.stringify(create));
     assert.match(create.result.content[0].text, /created event "Review"/);
+  });
+
+  test('prompts, resources and templates are listed as far as the token may use them', T, async () => {
+    if (setupError) throw setupError;
+    assert.ok(originLists, 'the direct listing ran first');
+    // Under the example rules: docs://handbook needs mcp:resources:read, customer://… (the
+    // template's uriTemplate included) mcp:resources:customer-data:read, a prompt mcp:prompts:<name>.
+    for (const [what, expected] of [
+      ['prompts', ['greeting']],
+      ['resources', ['docs://handbook']],
+      ['templates', []],
+    ]) {
+      for (const item of expected) assert.ok(originLists[what].includes(item), `the origin lists ${item}: ${originLists[what]}`);
+      assert.ok(originLists[what].length > expected.length, `the origin lists more ${what} than this token may use: ${originLists[what]}`);
+    }
+    const steps = ['list-prompts', 'list-resources', 'list-resource-templates'];
+    const partial = await viaGate(await token(`${REQUIRED_SCOPE} mcp:resources:read mcp:prompts:greeting`), steps);
+    expectConnected(partial);
+    const [prompts, resources, templates] = partial.steps;
+    for (const step of partial.steps) assert.equal(step.ok, true, JSON.stringify(step));
+    assert.deepEqual(prompts.prompts, ['greeting']);
+    assert.deepEqual(resources.resources, ['docs://handbook']);
+    assert.deepEqual(templates.templates, []);
+
+    const calendar = await viaGate(await token(CALENDAR), steps);
+    expectConnected(calendar);
+    assert.deepEqual(
+      calendar.steps.map((st) => [st.ok, st.prompts ?? st.resources ?? st.templates]),
+      [
+        [true, []],
+        [true, []],
+        [true, []],
+      ],
+      `a calendar-only token sees no prompt, resource or template: ${JSON.stringify(calendar.steps)}`,
+    );
+
+    const all = await viaGate(await token(`${REQUIRED_SCOPE} mcp:resources:* mcp:prompts:*`), steps);
+    expectConnected(all);
+    assert.deepEqual(all.steps[0].prompts.sort(), [...originLists.prompts].sort());
+    assert.deepEqual(all.steps[1].resources.sort(), [...originLists.resources].sort());
+    assert.deepEqual(all.steps[2].templates.sort(), [...originLists.templates].sort());
   });
 
   test('REQUIRED_SCOPES only: connects, lists no tool, any call is a step-up 403', T, async () => {

@@ -31,6 +31,7 @@ connection failed (the `connect` object then says why), 2 for a usage error.
 from __future__ import annotations
 
 import argparse
+import builtins
 import json
 import os
 import sys
@@ -116,7 +117,8 @@ def error_of(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, MCPError):
         return {"type": "MCPError", "code": exc.code, "message": exc.message, "data": exc.data}
     # anyio task groups wrap errors; report the innermost first error.
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+    group = getattr(builtins, "BaseExceptionGroup", ())  # Python >= 3.11
+    while group and isinstance(exc, group) and exc.exceptions:
         exc = exc.exceptions[0]
         if isinstance(exc, MCPError):
             return error_of(exc)
