@@ -65,6 +65,8 @@ LOCKED=()
 section "setup"
 # shellcheck source=.ci/setup.sh
 source .ci/setup.sh
+# The MCP Python SDK 2.x client of tests/e2e/python-sdk.test.mjs, in its own venv (PyPI).
+bash .ci/python-venv.sh
 
 section "cargo fmt --check"
 cargo fmt --all -- --check
@@ -74,6 +76,11 @@ cargo clippy --all-targets "${LOCKED[@]}" -- -D warnings
 
 section "cargo test"
 cargo test "${LOCKED[@]}" 2>&1 | tee -a "$RESULTS"
+
+section "fuzz (short run: every target a few seconds)"
+# Coverage-guided fuzzing of the core (fuzz/, cargo-fuzz on the stable toolchain); long runs:
+# `bash .ci/fuzz.sh --seconds 300` (see CONTRIBUTING.md).
+bash .ci/fuzz.sh --seconds "${MCP_GATE_FUZZ_SECONDS:-5}"
 
 section "build the Worker (worker-build --release)"
 bash .ci/build-worker.sh

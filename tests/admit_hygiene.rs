@@ -378,6 +378,8 @@ fn member_names_equal_under_case_folding_are_refused_before_any_rule() {
         assert_eq!(status, 400, "{body}");
         assert_eq!(json["error"], "invalid_request");
         assert!(matches!(refusal.error, GateError::Body(_)), "{body}");
+        let description = json["error_description"].as_str().unwrap();
+        assert!(description.contains("member name"), "{description}");
     }
     // One member in another case is what a case-insensitive reader takes for the member
     // while the gate reads past it: a response (baseline only) to the gate, a call upstream.

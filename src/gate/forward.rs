@@ -250,5 +250,7 @@ mod tests {
             "\"a\\u000d\\u000aX-Evil: 1\""
         );
         assert_eq!(identity_value("\"quoted\""), "\"\\\"quoted\\\"\"");
+        // A backslash in the escaped form is escaped too, so the JSON string reads back as sent.
+        assert_eq!(identity_value("é\\u0041"), "\"\\u00e9\\\\u0041\"");
     }
 }
