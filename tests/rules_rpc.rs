@@ -251,6 +251,15 @@ fn refuses_what_is_not_json_rpc() {
             r#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"name":"x"}}}"#,
             not_rpc,
         ),
+        // An unknown reference kind is refused even when it carries a uri.
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/other","uri":"customer://a"}}}"#,
+            not_rpc,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":7,"uri":"customer://a"}}}"#,
+            not_rpc,
+        ),
         // One bad element refuses the whole batch.
         (
             r#"[{"jsonrpc":"2.0","method":"ping","id":1},{"jsonrpc":"2.0","id":2,"method":"tools/call"}]"#,
