@@ -23,13 +23,13 @@ use worker::{console_log, event, Context, Env, Result, ScheduleContext, Schedule
 use crate::admit::AdmitError;
 use crate::gate::cors::{self, BrowserOrigin};
 use crate::gate::logline::LogLine;
-use crate::gate::pipeline::{self, ProtectedRequest, RequestHead, RulesView};
+use crate::gate::pipeline::{self, ProtectedRequest, RequestHead};
 use crate::gate::respond::{json_response, ChallengeContext};
 use crate::gate::{forward, metadata, request_line, route, GateError, Route};
 use crate::settings::Settings;
 use crate::token::cache::TokenCache;
 use convert::{from_http, gate_headers};
-use state::{now_ms, RulesSlot};
+use state::now_ms;
 use upstream::UpstreamFailure;
 use webcrypto::WebCryptoVerifier;
 
@@ -187,9 +187,9 @@ async fn health(env: &Env, now: u64) -> http::Response<Vec<u8>> {
         "status": status,
         "settings_error": settings.as_ref().err().map(|e| e.to_string()),
         "keys": key_health,
-        "rules": rules.rules_state,
-        "rules_version": rules.rules_version,
-        "rules_age_seconds": rules.rules_age_seconds,
+        "rules": rules.state,
+        "rules_version": rules.version,
+        "rules_age_seconds": rules.age_seconds,
         "token_cache": TOKEN_CACHE.with(|c| c.borrow().stats()),
     });
     let mut response = http::Response::new(serde_json::to_vec(&body).unwrap_or_default());
@@ -300,12 +300,7 @@ async fn protected(
     if keys.is_some() {
         keys::refresh_if_stale(settings, rc.ctx, env);
     }
-    let rules = match &rules_slot {
-        RulesSlot::Loaded(set) => RulesView::Document(set),
-        RulesSlot::Absent if !settings.require_rules => RulesView::Authenticated,
-        RulesSlot::Absent => RulesView::Missing,
-        RulesSlot::Unknown | RulesSlot::Unusable => RulesView::Unavailable,
-    };
+    let rules = rules_slot.view(settings.require_rules);
     let request = ProtectedRequest {
         head: &admitted,
         path: &rc.url.path,

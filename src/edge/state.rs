@@ -1,8 +1,6 @@
-//! Per-isolate state: settings (parsed once) and the rules (read from KV at most once per
-//! [`KV_REFRESH_MS`], kept in memory between), with README "Workers KV"'s never-widen semantics.
-//! Keys live in [`super::keys`].
-//!
-//! Nothing here holds a `RefCell` borrow across an `.await`: values are `Rc`-cloned out.
+//! Per-isolate state: settings (parsed once) and the rules cache (the core's
+//! [`RulesCache`]: when to read KV, what a read changes, never widening). This file only reads
+//! KV and logs. Keys live in [`super::keys`].
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -10,38 +8,18 @@ use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use worker::{console_error, Env};
 
-use crate::rules::RuleSet;
+use crate::rules::{RulesCache, RulesEvent, RulesRead, RulesSlot, RulesSnapshot};
 use crate::settings::{Settings, SettingsError};
 
 /// KV binding name (README "Workers KV").
 pub const KV_BINDING: &str = "GATE_KV";
 /// KV key of the rules document.
 pub const RULES_KEY: &str = "rules";
-/// How long an isolate trusts its in-memory key set and rules before reading KV again.
-/// Changes written to KV therefore take effect within KV's propagation time plus this.
-pub const KV_REFRESH_MS: u64 = 30_000;
-
-/// The rules as this isolate knows them.
-#[derive(Debug, Clone, Default)]
-pub enum RulesSlot {
-    /// Never read yet.
-    #[default]
-    Unknown,
-    /// No document in KV, and none was ever loaded by this isolate.
-    Absent,
-    /// The last valid document.
-    Loaded(Rc<RuleSet>),
-    /// Invalid (or deleted after a load) with no earlier valid document.
-    Unusable,
-}
-
 /// Everything the isolate keeps between requests.
 #[derive(Default)]
 struct Isolate {
     settings: Option<Result<Rc<Settings>, SettingsError>>,
-    rules: RulesSlot,
-    rules_loaded_at: Option<u64>,
-    rules_checked_at: Option<u64>,
+    rules: RulesCache,
 }
 
 thread_local! {
@@ -88,10 +66,6 @@ pub fn settings(env: &Env) -> Result<Rc<Settings>, SettingsError> {
     parsed
 }
 
-fn due(checked_at: Option<u64>, now: u64) -> bool {
-    checked_at.is_none_or(|t| now.saturating_sub(t) >= KV_REFRESH_MS || now < t)
-}
-
 /// The clock in Unix milliseconds: `Date.now()` (no `Date` object allocated). The one clock of
 /// the adapter; the core only ever receives its readings.
 pub fn now_ms() -> u64 {
@@ -114,96 +88,46 @@ pub async fn kv_put(env: &Env, key: &str, value: &[u8]) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Reads the rules from KV when due, applying README "Workers KV": an invalid document, or one deleted
-/// after a valid one was loaded, never opens the gate.
+/// Reads the rules from KV when due and hands the outcome to the core's cache (README
+/// "Workers KV": never widen).
 pub async fn load_rules(env: &Env, now: u64) -> RulesSlot {
-    let checked = ISOLATE.with(|i| i.borrow().rules_checked_at);
-    if due(checked, now) {
-        ISOLATE.with(|i| i.borrow_mut().rules_checked_at = Some(now));
+    let due = ISOLATE.with(|i| {
+        let mut i = i.borrow_mut();
+        let due = i.rules.due(now);
+        if due {
+            i.rules.begin_read(now);
+        }
+        due
+    });
+    if due {
         let read = kv_get(env, RULES_KEY).await;
-        let next = ISOLATE.with(|i| {
-            let current = i.borrow().rules.clone();
-            match read {
-                Ok(Some(bytes)) => match std::str::from_utf8(&bytes)
-                    .map_err(|e| e.to_string())
-                    .and_then(|text| RuleSet::parse(text).map_err(|e| e.to_string()))
-                {
-                    Ok(set) => Some((RulesSlot::Loaded(Rc::new(set)), true)),
-                    Err(e) => {
-                        console_error!(
-                            "{}",
-                            serde_json::json!({"event": "rules_invalid", "error": e.to_string()})
-                        );
-                        match current {
-                            RulesSlot::Loaded(_) => None,
-                            RulesSlot::Unknown | RulesSlot::Absent | RulesSlot::Unusable => {
-                                Some((RulesSlot::Unusable, false))
-                            }
-                        }
-                    }
-                },
-                Ok(None) => match current {
-                    RulesSlot::Unknown | RulesSlot::Absent => Some((RulesSlot::Absent, false)),
-                    RulesSlot::Loaded(_) | RulesSlot::Unusable => {
-                        console_error!(
-                            "{}",
-                            serde_json::json!({"event": "rules_missing_after_load",
-                            "action": "keeping the last valid rules"})
-                        );
-                        None
-                    }
-                },
-                Err(e) => {
-                    console_error!(
-                        "{}",
-                        serde_json::json!({"event": "kv_read_failed", "key": RULES_KEY, "error": e})
-                    );
-                    match current {
-                        // A first read that fails must not mean "authenticated mode".
-                        RulesSlot::Unknown => Some((RulesSlot::Unusable, false)),
-                        RulesSlot::Absent | RulesSlot::Loaded(_) | RulesSlot::Unusable => None,
-                    }
-                }
-            }
-        });
-        if let Some((slot, loaded)) = next {
-            ISOLATE.with(|i| {
-                let mut i = i.borrow_mut();
-                i.rules = slot;
-                if loaded {
-                    i.rules_loaded_at = Some(now);
-                }
-            });
+        let outcome = match &read {
+            Ok(Some(bytes)) => RulesRead::Found(bytes),
+            Ok(None) => RulesRead::NoKey,
+            Err(e) => RulesRead::Failed(e),
+        };
+        let event = ISOLATE.with(|i| i.borrow_mut().rules.apply(outcome, now));
+        match event {
+            None => {}
+            Some(RulesEvent::Invalid(error)) => console_error!(
+                "{}",
+                serde_json::json!({"event": "rules_invalid", "error": error})
+            ),
+            Some(RulesEvent::MissingAfterLoad) => console_error!(
+                "{}",
+                serde_json::json!({"event": "rules_missing_after_load",
+                "action": "keeping the last valid rules"})
+            ),
+            Some(RulesEvent::ReadFailed(error)) => console_error!(
+                "{}",
+                serde_json::json!({"event": "kv_read_failed", "key": RULES_KEY, "error": error})
+            ),
         }
     }
-    ISOLATE.with(|i| i.borrow().rules.clone())
-}
-
-/// Non-secret rules state for `/healthz`.
-pub struct RulesSnapshot {
-    /// Rules version, when loaded.
-    pub rules_version: Option<u64>,
-    /// Rules state name.
-    pub rules_state: &'static str,
-    /// Age of the rules in seconds.
-    pub rules_age_seconds: Option<u64>,
+    ISOLATE.with(|i| i.borrow().rules.slot().clone())
 }
 
 /// Current rules state for `/healthz`.
 pub fn rules_snapshot(now: u64) -> RulesSnapshot {
-    ISOLATE.with(|i| {
-        let i = i.borrow();
-        let age = |t: Option<u64>| t.map(|t| now.saturating_sub(t) / 1000);
-        let (rules_version, rules_state) = match &i.rules {
-            RulesSlot::Unknown => (None, "unknown"),
-            RulesSlot::Absent => (None, "absent"),
-            RulesSlot::Loaded(set) => (set.version(), "loaded"),
-            RulesSlot::Unusable => (None, "unusable"),
-        };
-        RulesSnapshot {
-            rules_version,
-            rules_state,
-            rules_age_seconds: age(i.rules_loaded_at),
-        }
-    })
+    ISOLATE.with(|i| i.borrow().rules.snapshot(now))
 }

@@ -25,7 +25,7 @@ use super::respond::{ChallengeContext, GateError};
 use crate::admit;
 use crate::lists::{EntryPolicy, ListRequests};
 use crate::rpc::{RpcBody, RpcError};
-use crate::rules::{RequestFacts, Requirement, RuleSet};
+use crate::rules::{RequestFacts, Requirement};
 use crate::settings::Settings;
 use crate::token::cache::{TokenCache, TokenKey};
 use crate::token::extract;
@@ -33,21 +33,7 @@ use crate::token::keyset::KeyLookupError;
 use crate::token::verify::{self, UntrustedJwt};
 use crate::token::{KeySet, SignatureVerifier, VerifiedToken};
 
-/// The rules the isolate holds right now.
-#[derive(Debug, Clone, Copy)]
-pub enum RulesView<'a> {
-    /// A valid rules document.
-    Document(&'a RuleSet),
-    /// No document was ever loaded and none is required: a valid token with
-    /// `REQUIRED_SCOPES` is enough.
-    Authenticated,
-    /// No usable rules (invalid with no earlier valid one, or deleted after one was
-    /// loaded): every protected request gets 503.
-    Unavailable,
-    /// No document, and `REQUIRE_RULES` (the default): every protected request gets 503
-    /// saying how to write one.
-    Missing,
-}
+pub use crate::rules::RulesView;
 
 /// The head of a request to a served path, as received.
 #[derive(Debug, Clone, Copy)]

@@ -10,6 +10,7 @@
 //!
 //! Errors: [`RulesError`] for documents, [`AuthzError`] for requests.
 
+mod cache;
 mod document;
 mod error;
 mod grant;
@@ -17,6 +18,9 @@ mod pattern;
 mod requirement;
 mod template;
 
+pub use cache::{
+    RulesCache, RulesEvent, RulesRead, RulesSlot, RulesSnapshot, RulesView, RULES_REFRESH_MS,
+};
 pub use document::{DefaultDecision, Rule, RuleSet, RULES_VERSION};
 pub use error::{AuthzError, BadValueReason, RuleProblem, RulesError, ScopeProblem};
 pub use grant::{any_covers, covers};

@@ -20,11 +20,54 @@ const DEV_KEYS: [(&str, &str, &str); 3] = [
     ("eddsa", "dev-eddsa", "EdDSA"),
 ];
 
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
+/// Create development signing keys (never for production).
+///
+/// Creates one RS256, one ES256 and one EdDSA private key under DIR/keys/ when missing (kept
+/// when present; never printed) and rewrites DIR/jwks.json with their public halves.
+#[derive(clap::Args)]
+#[command(args_override_self = true)]
+pub struct KeysArgs {
+    /// Directory for keys/ and jwks.json
+    #[arg(long, value_name = "DIR", default_value = ".dev")]
+    dir: PathBuf,
+}
+
+/// Print a development access token signed with the `dev-keys` keys.
+///
+/// The token is a JWT (typ at+jwt) with iss, aud, sub, client_id, jti, iat, exp and, with
+/// --scope, scope; its kid names the development key of --alg.
+#[derive(clap::Args)]
+#[command(args_override_self = true)]
+pub struct TokenArgs {
+    /// Directory `mcp-gate dev-keys` wrote the keys to
+    #[arg(long, value_name = "DIR", default_value = ".dev")]
+    dir: PathBuf,
+    /// Signing algorithm (and so the development key)
+    #[arg(long, value_name = "ALG", default_value = "RS256", value_parser = ["RS256", "ES256", "EdDSA"])]
+    alg: String,
+    /// Issuer (`iss`), one of the gate's ISSUERS
+    #[arg(long, value_name = "ISS")]
+    iss: String,
+    /// Audience (`aud`): the gate's resource, e.g. http://127.0.0.1:8787/mcp
+    #[arg(long, value_name = "AUD")]
+    aud: String,
+    /// Subject (`sub`)
+    #[arg(long, value_name = "SUB", default_value = "dev-user")]
+    sub: String,
+    /// Granted scopes (`scope`), space-separated, e.g. "mcp:tools:*"; no `scope` claim without it
+    #[arg(long, value_name = "SCOPES")]
+    scope: Option<String>,
+    /// Client (`client_id`)
+    #[arg(long, value_name = "ID", default_value = "dev-client")]
+    client_id: String,
+    /// Lifetime in seconds (`exp` - `iat`); negative for an already expired token
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 3600,
+        allow_negative_numbers = true
+    )]
+    ttl: i64,
 }
 
 fn private_path(dir: &Path, stem: &str) -> PathBuf {
@@ -67,10 +110,10 @@ fn public_of(private: &Value, kid: &str, alg: &str) -> Value {
     Value::Object(public)
 }
 
-/// `mcp-gate dev-keys [--dir DIR]`: creates missing keys and rewrites `DIR/jwks.json`.
-pub fn keys_command(args: &[String]) -> i32 {
-    let dir = PathBuf::from(flag(args, "--dir").unwrap_or_else(|| ".dev".into()));
-    match write_keys(&dir) {
+/// `mcp-gate dev-keys`: creates missing keys and rewrites `DIR/jwks.json`.
+pub fn keys_command(args: &KeysArgs) -> i32 {
+    let dir = &args.dir;
+    match write_keys(dir) {
         Ok(created) => {
             println!(
                 "development keys in {} ({} new); public key set: {}",
@@ -123,8 +166,8 @@ fn write_private(path: &Path, jwk: &Value) -> Result<(), String> {
     Ok(())
 }
 
-/// `mcp-gate token ...`: prints a signed development token.
-pub fn token_command(args: &[String]) -> i32 {
+/// `mcp-gate token`: prints a signed development token.
+pub fn token_command(args: &TokenArgs) -> i32 {
     match mint(args) {
         Ok(token) => {
             println!("{token}");
@@ -137,20 +180,14 @@ pub fn token_command(args: &[String]) -> i32 {
     }
 }
 
-fn mint(args: &[String]) -> Result<String, String> {
-    let dir = PathBuf::from(flag(args, "--dir").unwrap_or_else(|| ".dev".into()));
-    let alg = flag(args, "--alg").unwrap_or_else(|| "RS256".into());
-    let iss = flag(args, "--iss").ok_or("--iss is required")?;
-    let aud = flag(args, "--aud").ok_or("--aud is required")?;
-    let ttl: i64 = flag(args, "--ttl")
-        .map(|t| t.parse().map_err(|_| "--ttl takes seconds"))
-        .transpose()?
-        .unwrap_or(3600);
+fn mint(args: &TokenArgs) -> Result<String, String> {
+    let alg = args.alg.as_str();
+    let ttl = args.ttl;
     let (stem, kid, _) = DEV_KEYS
         .iter()
         .find(|(_, _, a)| *a == alg)
         .ok_or("--alg must be RS256, ES256 or EdDSA")?;
-    let path = private_path(&dir, stem);
+    let path = private_path(&args.dir, stem);
     let bytes = fs::read(&path).map_err(|_| {
         format!(
             "no key at {}: run `mcp-gate dev-keys` first",
@@ -164,28 +201,22 @@ fn mint(args: &[String]) -> Result<String, String> {
         .map_err(|e| e.to_string())?
         .as_secs() as i64;
     let mut custom = Map::new();
-    custom.insert("iss".into(), json!(iss));
-    custom.insert("aud".into(), json!(aud));
-    custom.insert(
-        "sub".into(),
-        json!(flag(args, "--sub").unwrap_or_else(|| "dev-user".into())),
-    );
-    custom.insert(
-        "client_id".into(),
-        json!(flag(args, "--client-id").unwrap_or_else(|| "dev-client".into())),
-    );
+    custom.insert("iss".into(), json!(args.iss));
+    custom.insert("aud".into(), json!(args.aud));
+    custom.insert("sub".into(), json!(args.sub));
+    custom.insert("client_id".into(), json!(args.client_id));
     custom.insert(
         "jti".into(),
         json!(format!("dev-{now}-{}", std::process::id())),
     );
-    if let Some(scope) = flag(args, "--scope") {
+    if let Some(scope) = &args.scope {
         custom.insert("scope".into(), json!(scope));
     }
     let mut claims = Claims::new(custom);
     claims.issued_at = chrono::DateTime::from_timestamp(now, 0);
     claims.expiration = chrono::DateTime::from_timestamp(now + ttl, 0);
     let header = Header::empty().with_key_id(*kid).with_token_type("at+jwt");
-    let signed = match alg.as_str() {
+    let signed = match alg {
         "RS256" => {
             let key = RsaPrivateKey::try_from(&jwk).map_err(|e| e.to_string())?;
             Rsa::rs256().token(&header, &claims, &key)

@@ -1,40 +1,40 @@
-//! `mcp-gate`: the native operator command.
+//! `mcp-gate`: the native operator command. Its usage is clap's, from the types below and in
+//! `dev` and `rules`: `mcp-gate --help`, `mcp-gate <command> --help`.
 //!
-//! - `mcp-gate dev-keys [--dir .dev]`: development signing keys (never for production).
-//! - `mcp-gate token [--dir .dev] [--alg RS256|ES256|EdDSA] --iss ISS --aud AUD ...`: a
-//!   development token signed with those keys.
-//! - `mcp-gate rules check|explain|put ...`: validate, explain and write scope rules.
+//! Exit codes: 0 success, 1 invalid document or failed action, 2 usage error (clap's own for
+//! anything it rejects while parsing).
 
 #[cfg(not(target_arch = "wasm32"))]
 mod dev;
 #[cfg(not(target_arch = "wasm32"))]
 mod rules;
 
+/// Operator command for mcp-gate: development keys and tokens, scope rules.
+///
+/// Exit codes: 0 success, 1 invalid document or failed action, 2 usage error.
 #[cfg(not(target_arch = "wasm32"))]
-const USAGE: &str = "usage:
-  mcp-gate dev-keys [--dir DIR]
-  mcp-gate token [--dir DIR] [--alg RS256|ES256|EdDSA] --iss ISS --aud AUD [--sub SUB]
-                 [--scope \"a b\"] [--client-id ID] [--ttl SECONDS]
-  mcp-gate rules check FILE
-  mcp-gate rules explain FILE [--body FILE|-] [--method M] [--name N] [--uri U]
-                 [--http-method GET --path /mcp] --scopes \"a b\"
-  mcp-gate rules put FILE [--local|--remote] [--persist-to DIR]";
+#[derive(clap::Parser)]
+#[command(name = "mcp-gate", version, arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(clap::Subcommand)]
+enum Command {
+    DevKeys(dev::KeysArgs),
+    Token(dev::TokenArgs),
+    Rules(rules::RulesArgs),
+}
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let code = match args.first().map(String::as_str) {
-        Some("dev-keys") => dev::keys_command(&args[1..]),
-        Some("token") => dev::token_command(&args[1..]),
-        Some("rules") => rules::run(&args[1..]),
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            0
-        }
-        _ => {
-            eprintln!("{USAGE}");
-            2
-        }
+    let cli = <Cli as clap::Parser>::parse();
+    let code = match cli.command {
+        Command::DevKeys(args) => dev::keys_command(&args),
+        Command::Token(args) => dev::token_command(&args),
+        Command::Rules(args) => rules::run(args),
     };
     std::process::exit(code);
 }

@@ -7,46 +7,104 @@ use mcp_gate::rules::{AuthzError, Decision, RequestFacts, Requirement, RuleSet};
 use std::io::Read;
 use std::process::Command;
 
-const USAGE: &str = "usage:
-  mcp-gate rules check FILE
-  mcp-gate rules explain FILE [--body FILE|-] [--method M [--name N] [--uri U]]
-                              [--http-method M] [--path P] [--scopes \"a b\"]
-                              [--required-scopes \"x y\"]
-  mcp-gate rules explain FILE --list ANSWER [--scopes \"a b\"] [--required-scopes \"x y\"]
-                              [--path P]
-  mcp-gate rules put FILE [--local | --remote] [--persist-to DIR]
-
-check    validate FILE; exit 0 when valid, 1 otherwise
-explain  show which rule decides each message, the scopes needed and missing, and the answer
-         the gate would give (--body: a JSON-RPC POST body, - for stdin; --method: a
-         one-message body built from --method/--name/--uri; neither: a body-less request,
-         GET by default); --scopes: the token's granted scopes; --required-scopes: the
-         gate's REQUIRED_SCOPES; the path defaults to /mcp; --list: a saved answer to
-         tools/list, prompts/list, resources/list or resources/templates/list (the JSON-RPC
-         response or its result), printing which entries a client with --scopes would see
-put      validate FILE, then write it to the KV key `rules` of the GATE_KV binding with
-         `npx wrangler kv key put` (local by default); an invalid file is never written";
-
-/// Exit codes: 0 success, 1 invalid document or failed action, 2 usage error.
-pub fn run(args: &[String]) -> i32 {
-    match args.split_first() {
-        Some((command, rest)) => match command.as_str() {
-            "check" => check(rest),
-            "explain" => explain(rest),
-            "put" => put(rest),
-            "help" | "--help" | "-h" => {
-                println!("{USAGE}");
-                0
-            }
-            _ => usage_error(&format!("unknown rules command {command:?}")),
-        },
-        None => usage_error("missing rules command"),
-    }
+/// Validate, explain and write scope rules.
+#[derive(clap::Args)]
+#[command(arg_required_else_help = true)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    command: RulesCommand,
 }
 
-fn usage_error(problem: &str) -> i32 {
-    eprintln!("error: {problem}\n{USAGE}");
-    2
+#[derive(clap::Subcommand)]
+enum RulesCommand {
+    Check(CheckArgs),
+    Explain(ExplainOptions),
+    Put(PutArgs),
+}
+
+/// Validate a rules document: exit 0 when valid, 1 otherwise.
+///
+/// Prints "ok: N rules, default=..." for a valid document; otherwise each error names the rule,
+/// the field and, for JSON syntax, the line and column.
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The rules document (JSON)
+    #[arg(value_name = "FILE")]
+    file: String,
+}
+
+/// Show which rule decides each message of a request, and the gate's answer.
+///
+/// Prints the deciding rule per JSON-RPC message, the scopes required, granted and missing, and
+/// the answer the gate would give (including the exact WWW-Authenticate). The request is a
+/// JSON-RPC POST body (--body), a one-message body built from --method/--name/--uri, or, with
+/// neither, a body-less request (GET by default).
+///
+/// With --list, explains a saved answer to tools/list, prompts/list, resources/list or
+/// resources/templates/list instead: which of its entries a client with --scopes would see.
+#[derive(clap::Args)]
+struct ExplainOptions {
+    /// The rules document (JSON)
+    #[arg(value_name = "FILE")]
+    file: String,
+    /// A JSON-RPC POST body (a message or a batch) from a file, or - for stdin
+    #[arg(long, value_name = "FILE|-", conflicts_with = "method")]
+    body: Option<String>,
+    /// The JSON-RPC method of a one-message body, e.g. tools/call
+    #[arg(long, value_name = "M")]
+    method: Option<String>,
+    /// params.name of that message (a tool or prompt; the prompt of completion/complete)
+    #[arg(long, value_name = "N", requires = "method")]
+    name: Option<String>,
+    /// params.uri of that message (a resource; the resource of completion/complete)
+    #[arg(long, value_name = "U", requires = "method")]
+    uri: Option<String>,
+    /// HTTP method; without it, POST for a request with a body and GET for one without
+    #[arg(long, value_name = "M")]
+    http_method: Option<String>,
+    /// Request path
+    #[arg(long, value_name = "P", default_value = "/mcp")]
+    path: String,
+    /// The token's granted scopes, space-separated; none without it
+    #[arg(long, value_name = "SCOPES")]
+    scopes: Option<String>,
+    /// The gate's REQUIRED_SCOPES, space-separated; none without it
+    #[arg(long, value_name = "SCOPES")]
+    required_scopes: Option<String>,
+    /// A saved list answer (the JSON-RPC response or its result) to explain instead of a request
+    #[arg(long, value_name = "ANSWER", conflicts_with_all = ["body", "method"])]
+    list: Option<String>,
+}
+
+/// Validate a rules document, then write it to Workers KV.
+///
+/// Writes FILE to the KV key `rules` of the GATE_KV binding with
+/// `npx wrangler kv key put rules --path FILE --binding GATE_KV`; an invalid file is never
+/// written. Exits with wrangler's code when wrangler fails.
+#[derive(clap::Args)]
+#[command(args_override_self = true)]
+struct PutArgs {
+    /// The rules document (JSON)
+    #[arg(value_name = "FILE")]
+    file: String,
+    /// Write to the local KV of `wrangler dev` (the default)
+    #[arg(long, conflicts_with = "remote")]
+    local: bool,
+    /// Write to the deployed namespace
+    #[arg(long)]
+    remote: bool,
+    /// The local state directory of `wrangler dev`
+    #[arg(long, value_name = "DIR", conflicts_with = "remote")]
+    persist_to: Option<String>,
+}
+
+/// Exit codes: 0 success, 1 invalid document or failed action, 2 usage error.
+pub fn run(args: RulesArgs) -> i32 {
+    match args.command {
+        RulesCommand::Check(args) => check(&args.file),
+        RulesCommand::Explain(options) => explain(&options),
+        RulesCommand::Put(args) => put(&args),
+    }
 }
 
 /// Reads and validates a rules file, reporting problems on stderr.
@@ -76,10 +134,7 @@ fn summary(rules: &RuleSet) -> String {
     text
 }
 
-fn check(args: &[String]) -> i32 {
-    let [path] = args else {
-        return usage_error("rules check takes exactly one FILE");
-    };
+fn check(path: &str) -> i32 {
     match load(path) {
         Ok(rules) => {
             println!("{}", summary(&rules));
@@ -87,64 +142,6 @@ fn check(args: &[String]) -> i32 {
         }
         Err(code) => code,
     }
-}
-
-/// Options of `rules explain`.
-#[derive(Default)]
-struct ExplainOptions {
-    file: Option<String>,
-    body: Option<String>,
-    method: Option<String>,
-    name: Option<String>,
-    uri: Option<String>,
-    http_method: Option<String>,
-    path: Option<String>,
-    scopes: Option<String>,
-    required_scopes: Option<String>,
-    list: Option<String>,
-}
-
-fn parse_explain(args: &[String]) -> Result<ExplainOptions, String> {
-    let mut options = ExplainOptions::default();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let slot = match arg.as_str() {
-            "--body" => &mut options.body,
-            "--method" => &mut options.method,
-            "--name" => &mut options.name,
-            "--uri" => &mut options.uri,
-            "--http-method" => &mut options.http_method,
-            "--path" => &mut options.path,
-            "--scopes" => &mut options.scopes,
-            "--required-scopes" => &mut options.required_scopes,
-            "--list" => &mut options.list,
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
-            file => {
-                if options.file.is_some() {
-                    return Err("rules explain takes exactly one FILE".to_owned());
-                }
-                options.file = Some(file.to_owned());
-                continue;
-            }
-        };
-        let Some(value) = args.next() else {
-            return Err(format!("{arg} needs a value"));
-        };
-        if slot.is_some() {
-            return Err(format!("{arg} given twice"));
-        }
-        *slot = Some(value.clone());
-    }
-    if options.list.is_some() && (options.body.is_some() || options.method.is_some()) {
-        return Err("--list explains a list answer: give no --body or --method with it".to_owned());
-    }
-    if options.body.is_some() && options.method.is_some() {
-        return Err("give either --body or --method, not both".to_owned());
-    }
-    if options.method.is_none() && (options.name.is_some() || options.uri.is_some()) {
-        return Err("--name and --uri need --method".to_owned());
-    }
-    Ok(options)
 }
 
 /// The one-message body `--method/--name/--uri` stand for.
@@ -191,20 +188,14 @@ fn words(list: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-fn explain(args: &[String]) -> i32 {
-    let options = match parse_explain(args) {
-        Ok(options) => options,
-        Err(problem) => return usage_error(&problem),
-    };
-    let Some(file) = options.file.as_deref() else {
-        return usage_error("rules explain needs a FILE");
-    };
+fn explain(options: &ExplainOptions) -> i32 {
+    let file = options.file.as_str();
     let rules = match load(file) {
         Ok(rules) => rules,
         Err(code) => return code,
     };
     if let Some(answer) = options.list.as_deref() {
-        return explain_list(&rules, file, answer, &options);
+        return explain_list(&rules, file, answer, options);
     }
     let body_bytes = match (&options.body, &options.method) {
         (Some(source), _) => match read_body(source) {
@@ -223,7 +214,7 @@ fn explain(args: &[String]) -> i32 {
     };
     let default_method = if body_bytes.is_some() { "POST" } else { "GET" };
     let http_method = options.http_method.as_deref().unwrap_or(default_method);
-    let path = options.path.as_deref().unwrap_or("/mcp");
+    let path = options.path.as_str();
     let granted = words(options.scopes.as_deref());
     let baseline = words(options.required_scopes.as_deref());
 
@@ -302,7 +293,7 @@ fn explain_list(rules: &RuleSet, file: &str, answer: &str, options: &ExplainOpti
         );
         return 1;
     };
-    let path = options.path.as_deref().unwrap_or("/mcp");
+    let path = options.path.as_str();
     let granted = words(options.scopes.as_deref());
     let baseline = words(options.required_scopes.as_deref());
     let policy = EntryPolicy::new(rules, "POST", path, &granted, &baseline);
@@ -399,46 +390,15 @@ enum Target {
     Remote,
 }
 
-fn put(args: &[String]) -> i32 {
-    let mut file: Option<&str> = None;
-    let mut target: Option<Target> = None;
-    let mut persist_to: Option<&str> = None;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--local" | "--remote" => {
-                let chosen = if arg == "--local" {
-                    Target::Local
-                } else {
-                    Target::Remote
-                };
-                if target.is_some_and(|t| t != chosen) {
-                    return usage_error("give --local or --remote, not both");
-                }
-                target = Some(chosen);
-            }
-            "--persist-to" => match args.next() {
-                Some(dir) => persist_to = Some(dir),
-                None => return usage_error("--persist-to needs a directory"),
-            },
-            flag if flag.starts_with("--") => {
-                return usage_error(&format!("unknown option {flag}"))
-            }
-            path => {
-                if file.replace(path).is_some() {
-                    return usage_error("rules put takes exactly one FILE");
-                }
-            }
-        }
-    }
-    let Some(file) = file else {
-        return usage_error("rules put needs a FILE");
-    };
+fn put(args: &PutArgs) -> i32 {
+    let file = args.file.as_str();
     // Local unless asked otherwise: a slip never writes production.
-    let target = target.unwrap_or(Target::Local);
-    if target == Target::Remote && persist_to.is_some() {
-        return usage_error("--persist-to applies to --local only");
-    }
+    let target = if args.remote {
+        Target::Remote
+    } else {
+        Target::Local
+    };
+    let persist_to = args.persist_to.as_deref();
     // Validate first; wrangler is never called for an invalid document.
     let rules = match load(file) {
         Ok(rules) => rules,
