@@ -73,6 +73,8 @@ export RUSTUP_TOOLCHAIN=stable
 unset RUSTC RUSTDOC RUSTC_WRAPPER RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_TARGET \
   CARGO_BUILD_RUSTFLAGS CARGO_UNSTABLE_BUILD_STD CARGO_TARGET_DIR CARGO
 export RUSTC_BOOTSTRAP=1
+# libfuzzer-sys compiles libFuzzer's C++ sources.
+command -v c++ >/dev/null 2>&1 || die "libFuzzer needs a C++ compiler (apt-get install g++)"
 
 # ------------------------------------------------------------------ cargo-fuzz
 CARGO_FUZZ="$TOOLS/bin/cargo-fuzz"

@@ -1,4 +1,5 @@
-//! The `mcp-gate rules` command: check, explain, put.
+//! The `mcp-gate rules` command: check, explain, put; and the command line itself (clap's help
+//! and usage errors) for every subcommand.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -13,6 +14,16 @@ fn run(args: &[&str]) -> Output {
     Command::new(BIN)
         .arg("rules")
         .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// `mcp-gate ARGS`, without the `rules` prefix (and never in colour).
+fn mcp_gate(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("CLICOLOR_FORCE")
         .stdin(Stdio::null())
         .output()
         .unwrap()
@@ -103,7 +114,144 @@ fn check_reports_unreadable_files_and_usage() {
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
     let help = run(&["--help"]);
     assert_eq!(help.status.code(), Some(0));
-    assert!(text(&help.stdout).contains("rules explain FILE"));
+    let help = text(&help.stdout);
+    assert!(help.contains("Usage: mcp-gate rules <COMMAND>"), "{help}");
+    for command in ["check", "explain", "put"] {
+        assert!(help.contains(&format!("\n  {command} ")), "{help}");
+    }
+}
+
+/// Each subcommand prints its own help on stdout and exits 0.
+#[test]
+fn every_subcommand_has_help() {
+    let cases: &[(&[&str], &str, &[&str])] = &[
+        (
+            &["--help"],
+            "Usage: mcp-gate <COMMAND>",
+            &["dev-keys", "token", "rules"],
+        ),
+        (
+            &["help"],
+            "Usage: mcp-gate <COMMAND>",
+            &["dev-keys", "token", "rules"],
+        ),
+        (
+            &["-h"],
+            "Usage: mcp-gate <COMMAND>",
+            &["dev-keys", "token", "rules"],
+        ),
+        (
+            &["dev-keys", "--help"],
+            "Usage: mcp-gate dev-keys [OPTIONS]",
+            &["--dir <DIR>"],
+        ),
+        (
+            &["token", "--help"],
+            "Usage: mcp-gate token [OPTIONS] --iss <ISS> --aud <AUD>",
+            &[
+                "--alg <ALG>",
+                "RS256, ES256, EdDSA",
+                "--scope",
+                "--ttl <SECONDS>",
+            ],
+        ),
+        (
+            &["rules", "help"],
+            "Usage: mcp-gate rules <COMMAND>",
+            &["explain"],
+        ),
+        (
+            &["rules", "check", "--help"],
+            "Usage: mcp-gate rules check <FILE>",
+            &[],
+        ),
+        (
+            &["rules", "explain", "--help"],
+            "Usage: mcp-gate rules explain [OPTIONS] <FILE>",
+            &[
+                "--body <FILE|->",
+                "--method <M>",
+                "--name <N>",
+                "--uri <U>",
+                "--http-method <M>",
+                "--path <P>",
+                "--scopes <SCOPES>",
+                "--required-scopes <SCOPES>",
+                "--list <ANSWER>",
+            ],
+        ),
+        (
+            &["rules", "help", "explain"],
+            "Usage: mcp-gate rules explain [OPTIONS] <FILE>",
+            &["--list <ANSWER>"],
+        ),
+        (
+            &["rules", "put", "--help"],
+            "Usage: mcp-gate rules put [OPTIONS] <FILE>",
+            &["--local", "--remote", "--persist-to <DIR>"],
+        ),
+    ];
+    for (args, usage, mentions) in cases {
+        let output = mcp_gate(args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        assert!(
+            output.stderr.is_empty(),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        let help = text(&output.stdout);
+        assert!(help.contains(usage), "{args:?}: {help}");
+        for mention in *mentions {
+            assert!(help.contains(mention), "{args:?} lacks {mention}: {help}");
+        }
+    }
+}
+
+/// Usage errors (a missing or unknown command, an unknown option, a missing or invalid value)
+/// exit 2 with clap's error on stderr, and do nothing.
+#[test]
+fn usage_errors_exit_2() {
+    let dir = scratch("usage-errors");
+    let dir_arg = dir.to_str().unwrap();
+    let example = fixture("rules.example.json");
+    for args in [
+        vec![],
+        vec!["frobnicate"],
+        vec!["--bogus"],
+        vec!["dev-keys", "--dir", dir_arg, "--bogus"],
+        vec!["dev-keys", "--dir"],
+        vec![
+            "token", "--dir", dir_arg, "--iss", "i", "--aud", "a", "--bogus",
+        ],
+        vec!["token", "--dir", dir_arg, "--iss", "i"],
+        vec![
+            "token", "--dir", dir_arg, "--iss", "i", "--aud", "a", "--alg", "HS256",
+        ],
+        vec![
+            "token", "--dir", dir_arg, "--iss", "i", "--aud", "a", "--ttl", "soon",
+        ],
+        vec!["rules", "check", &example, "--bogus"],
+        vec!["rules", "explain", &example, "--bogus"],
+        vec![
+            "rules", "explain", &example, "--scopes", "a", "--scopes", "b",
+        ],
+        vec!["rules", "put", &example, "--bogus"],
+    ] {
+        let output = mcp_gate(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            output.stdout.is_empty(),
+            "{args:?}: {}",
+            text(&output.stdout)
+        );
+        let stderr = text(&output.stderr);
+        // clap's error, or the help when the command is missing.
+        assert!(
+            stderr.starts_with("error: ") || stderr.contains("Usage: mcp-gate"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!dir.join("keys").exists() && !dir.join("jwks.json").exists());
 }
 
 fn explain(args: &[&str]) -> String {

@@ -19,8 +19,8 @@ use crate::refresh::discovery::{JwksLocation, ResolvedJwksUri};
 use crate::refresh::fetch::FETCH_TIMEOUT_MS;
 use crate::refresh::jwks::{self, MAX_JWKS_BYTES};
 use crate::refresh::policy::{
-    key_health, KeyCache, KeyHealth, KvApplied, KvRead, RefreshGate, RefreshOutcome, RefreshTicket,
-    UnknownKidDecision,
+    key_health, KeyCache, KeyHealth, KvApplied, KvRead, MirrorMemory, RefreshGate, RefreshOutcome,
+    RefreshTicket, UnknownKidDecision,
 };
 use crate::refresh::run::fetch_keys;
 use crate::refresh::{FetchFailure, FetchedResponse, RefreshError};
@@ -305,59 +305,38 @@ pub async fn refresh_as_metadata(env: &Env, settings: &Settings) -> Option<Vec<u
     }
 }
 
-/// How long the mirror keeps a document in isolate memory, and the least time between two
-/// live fetches triggered by requests (public, unauthenticated traffic must not be able to
-/// drive fetches to the authorization server).
-const AS_METADATA_MEMORY_MS: u64 = 30_000;
-
-#[derive(Default)]
-struct MirrorState {
-    document: Option<(Vec<u8>, u64)>,
-    last_live_fetch_ms: Option<u64>,
-}
-
 thread_local! {
-    static AS_METADATA: RefCell<MirrorState> = RefCell::new(MirrorState::default());
+    static AS_METADATA: RefCell<MirrorMemory> = RefCell::new(MirrorMemory::default());
 }
 
 /// The mirrored AS metadata: isolate memory (30 s), then KV, then — at most once per 30 s per
-/// isolate — a live fetch.
+/// isolate — a live fetch (the core's [`MirrorMemory`] decides; this reads KV and fetches).
 pub async fn as_metadata_document(env: &Env, settings: &Settings) -> Option<Vec<u8>> {
     let now = now_ms();
-    let remembered = AS_METADATA.with(|m| m.borrow().document.clone());
-    if let Some((doc, at)) = &remembered {
-        if now.saturating_sub(*at) < AS_METADATA_MEMORY_MS {
-            return Some(doc.clone());
-        }
+    if let Some(doc) = AS_METADATA.with(|m| m.borrow().fresh(now).map(<[u8]>::to_vec)) {
+        return Some(doc);
     }
     let doc = match kv_get(env, AS_METADATA_KEY).await {
         Ok(Some(doc)) => Some(doc),
         Ok(None) | Err(_) => {
-            let may_fetch = AS_METADATA.with(|m| {
-                let mut m = m.borrow_mut();
-                let allowed = m
-                    .last_live_fetch_ms
-                    .is_none_or(|t| now.saturating_sub(t) >= AS_METADATA_MEMORY_MS || now < t);
-                if allowed {
-                    m.last_live_fetch_ms = Some(now);
-                }
-                allowed
-            });
-            if may_fetch {
+            if AS_METADATA.with(|m| m.borrow_mut().take_live_fetch(now)) {
                 refresh_as_metadata(env, settings).await
             } else {
                 None
             }
         }
     };
-    match doc {
-        Some(doc) => {
-            AS_METADATA.with(|m| m.borrow_mut().document = Some((doc.clone(), now)));
-            Some(doc)
+    AS_METADATA.with(|m| {
+        let mut m = m.borrow_mut();
+        match doc {
+            Some(doc) => {
+                m.remember(doc.clone(), now);
+                Some(doc)
+            }
+            // Stale-on-error: a document this isolate served before is better than none.
+            None => m.stale().map(<[u8]>::to_vec),
         }
-        // Stale-on-error: a document this isolate served before is better than none.
-        None => remembered.map(|(doc, _)| doc),
-    }
+    })
 }
 
 /// Key health for `/healthz`.

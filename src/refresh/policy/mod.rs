@@ -11,6 +11,7 @@
 mod gate;
 mod health;
 mod keys;
+mod mirror;
 mod negative;
 
 pub use gate::{
@@ -20,4 +21,5 @@ pub use gate::{
 };
 pub use health::{key_health, KeyHealth, LastRefreshReport};
 pub use keys::{KeyCache, KeySource, KvApplied, KvRead, KV_RELOAD_INTERVAL_MS};
+pub use mirror::{MirrorMemory, MIRROR_MEMORY_MS};
 pub use negative::NegativeKids;
