@@ -53,7 +53,13 @@ pub fn fold_case(name: &str) -> String {
     if name.is_ascii() {
         return name.to_ascii_lowercase();
     }
-    name.chars()
+    // Twice: one round maps `ẞ` to `ß` and `ß` to `ss`; the second brings both to `ss`.
+    let once: String = name
+        .chars()
+        .flat_map(char::to_uppercase)
+        .flat_map(char::to_lowercase)
+        .collect();
+    once.chars()
         .flat_map(char::to_uppercase)
         .flat_map(char::to_lowercase)
         .collect()
@@ -187,6 +193,7 @@ mod tests {
             r#"{"kind":1,"\u212Aind":2}"#,
             r#"{"x":[{"METHOD":1,"method":2}]}"#,
             r#"{"\u03c3":1,"\u03c2":2}"#,
+            "{\"\u{df}\":1,\"\u{1e9e}\":2}",
         ] {
             assert_eq!(
                 check(doc.as_bytes()),

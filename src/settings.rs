@@ -262,6 +262,14 @@ fn path_inserted_metadata_url(resource: &Url) -> String {
     format!("{origin}/.well-known/oauth-protected-resource{suffix}")
 }
 
+/// An RFC 6749 §3.3 scope token: `%x21 / %x23-5B / %x5D-7E`, at least one.
+fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
 fn header_token(value: &str) -> bool {
     !value.is_empty()
         && value
@@ -405,6 +413,24 @@ impl Settings {
             }
         }
 
+        // Scopes are quoted in challenges (`scope="…"`): only RFC 6749 §3.3 scope tokens.
+        let scopes_supported = vars.list("SCOPES_SUPPORTED");
+        let required_scopes = vars.list("REQUIRED_SCOPES").unwrap_or_default();
+        for (setting, scopes) in [
+            (
+                "SCOPES_SUPPORTED",
+                scopes_supported.as_deref().unwrap_or_default(),
+            ),
+            ("REQUIRED_SCOPES", required_scopes.as_slice()),
+        ] {
+            if !scopes.iter().all(|scope| is_scope_token(scope)) {
+                return Err(invalid(
+                    setting,
+                    "scopes are printable ASCII without spaces, `\"` or `\\` (RFC 6749 §3.3)",
+                ));
+            }
+        }
+
         let metadata_url = path_inserted_metadata_url(&resource_url);
         let own_origin = resource_url.origin().ascii_serialization();
         Ok(Self {
@@ -417,8 +443,8 @@ impl Settings {
             issuers,
             audiences,
             jwks_source,
-            scopes_supported: vars.list("SCOPES_SUPPORTED"),
-            required_scopes: vars.list("REQUIRED_SCOPES").unwrap_or_default(),
+            scopes_supported,
+            required_scopes,
             resource_name: vars.get("RESOURCE_NAME"),
             resource_documentation: vars.get("RESOURCE_DOCUMENTATION"),
             allowed_algorithms,
@@ -573,7 +599,10 @@ mod tests {
 
     #[test]
     fn invalid_values_are_named_without_echoing_them() {
-        let cases: [(&str, &str); 9] = [
+        let cases: [(&str, &str); 12] = [
+            ("REQUIRED_SCOPES", "mcp:ba\u{d1}se"),
+            ("REQUIRED_SCOPES", "a\"b"),
+            ("SCOPES_SUPPORTED", "ok back\\slash"),
             ("RESOURCE", "not a url"),
             ("ORIGIN", "ftp://origin"),
             ("CLOCK_SKEW_SECONDS", "601"),

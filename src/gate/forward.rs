@@ -90,7 +90,12 @@ pub fn upstream_url(settings: &Settings, path: &str, query: Option<&str>) -> Str
 /// string with every non-ASCII character escaped (so it starts with `"`, and origins can
 /// tell the two forms apart).
 pub fn identity_value(text: &str) -> HeaderValue {
-    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) && !text.starts_with('"') {
+    // Leading or trailing spaces would be trimmed by the runtime or the upstream's HTTP
+    // parser (another identity than the one verified): such a value takes the quoted form.
+    let plain = text.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !text.starts_with(['"', ' '])
+        && !text.ends_with(' ');
+    if plain {
         if let Ok(value) = HeaderValue::from_str(text) {
             return value;
         }
@@ -250,6 +255,11 @@ mod tests {
             "\"a\\u000d\\u000aX-Evil: 1\""
         );
         assert_eq!(identity_value("\"quoted\""), "\"\\\"quoted\\\"\"");
+        // Spaces at either end would be trimmed: quoted.
+        assert_eq!(identity_value(" "), "\" \"");
+        assert_eq!(identity_value("admin "), "\"admin \"");
+        assert_eq!(identity_value(" admin"), "\" admin\"");
+        assert_eq!(identity_value("a b"), "a b");
         // A backslash in the escaped form is escaped too, so the JSON string reads back as sent.
         assert_eq!(identity_value("é\\u0041"), "\"\\u00e9\\\\u0041\"");
     }
