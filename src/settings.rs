@@ -9,7 +9,7 @@ use std::fmt;
 
 use url::Url;
 
-use crate::token::Algorithm;
+use crate::token::{Algorithm, Policy, ScopeClaim};
 
 /// Largest request body inspected and forwarded by default (`MAX_BODY_BYTES`).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1_048_576;
@@ -29,28 +29,6 @@ pub enum JwksSource {
     Url(String),
     /// `off`: keys are managed by hand in KV; the gate never fetches them.
     Off,
-}
-
-/// Claims read as granted scopes (`SCOPE_CLAIMS`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScopeClaim {
-    /// `scope`: a space-separated string; any other type makes the token invalid.
-    Scope,
-    /// `scp`: a space-separated string or an array of strings.
-    Scp,
-    /// `scopes`: a space-separated string or an array of strings (Scalekit).
-    Scopes,
-}
-
-impl ScopeClaim {
-    /// The claim's name in the token.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Scope => "scope",
-            Self::Scp => "scp",
-            Self::Scopes => "scopes",
-        }
-    }
 }
 
 /// Browser origins allowed to call the MCP endpoint (`ALLOWED_ORIGINS`).
@@ -111,10 +89,9 @@ pub struct Settings {
     pub authorization_servers: Vec<String>,
     /// `ORIGIN` (required): base URL of the origin MCP server.
     pub origin: Url,
-    /// `ISSUERS`: accepted `iss` values, exact match. Default: `AUTHORIZATION_SERVERS`.
-    pub issuers: Vec<String>,
-    /// `AUDIENCES`: accepted `aud` values, exact match. Default: `RESOURCE`.
-    pub audiences: Vec<String>,
+    /// What tokens must be (`ISSUERS`, `AUDIENCES`, `ALLOWED_ALGORITHMS`,
+    /// `CLOCK_SKEW_SECONDS`, `REQUIRE_TYP_AT_JWT`, `SCOPE_CLAIMS`).
+    pub token: Policy,
     /// `JWKS_URI`: default [`JwksSource::Discover`].
     pub jwks_source: JwksSource,
     /// `SCOPES_SUPPORTED`: default omitted from the metadata.
@@ -125,14 +102,6 @@ pub struct Settings {
     pub resource_name: Option<String>,
     /// `RESOURCE_DOCUMENTATION`: default omitted.
     pub resource_documentation: Option<String>,
-    /// `ALLOWED_ALGORITHMS`: default `RS256 PS256 ES256 EdDSA`; `none` and HMAC are refused.
-    pub allowed_algorithms: Vec<Algorithm>,
-    /// `CLOCK_SKEW_SECONDS`: default 60, at most 600.
-    pub clock_skew_seconds: u32,
-    /// `REQUIRE_TYP_AT_JWT`: default `false`.
-    pub require_typ_at_jwt: bool,
-    /// `SCOPE_CLAIMS`: default `scope scp scopes`.
-    pub scope_claims: Vec<ScopeClaim>,
     /// `REQUIRE_RULES`: default `true` (a missing `rules` document answers `503`; `false`
     /// chooses authenticated mode while the isolate has never loaded a document).
     pub require_rules: bool,
@@ -440,17 +409,19 @@ impl Settings {
             own_origin,
             authorization_servers,
             origin,
-            issuers,
-            audiences,
+            token: Policy {
+                issuers,
+                audiences,
+                allowed_algorithms,
+                clock_skew_seconds: clock_skew_seconds as u32,
+                require_typ_at_jwt: vars.flag("REQUIRE_TYP_AT_JWT", false)?,
+                scope_claims,
+            },
             jwks_source,
             scopes_supported,
             required_scopes,
             resource_name: vars.get("RESOURCE_NAME"),
             resource_documentation: vars.get("RESOURCE_DOCUMENTATION"),
-            allowed_algorithms,
-            clock_skew_seconds: clock_skew_seconds as u32,
-            require_typ_at_jwt: vars.flag("REQUIRE_TYP_AT_JWT", false)?,
-            scope_claims,
             require_rules: vars.flag("REQUIRE_RULES", true)?,
             forward_paths,
             filter_lists: vars.flag("FILTER_LISTS", true)?,
@@ -547,12 +518,18 @@ mod tests {
     #[test]
     fn defaults_are_the_safe_ones() {
         let s = with(&[]).unwrap();
-        assert_eq!(s.issuers, vec!["https://env.example.com/resources/res_1"]);
-        assert_eq!(s.audiences, vec!["https://mcp.example.com/mcp"]);
+        assert_eq!(
+            s.token.issuers,
+            vec!["https://env.example.com/resources/res_1"]
+        );
+        assert_eq!(s.token.audiences, vec!["https://mcp.example.com/mcp"]);
         assert_eq!(s.jwks_source, JwksSource::Discover);
-        assert_eq!(s.allowed_algorithms, Algorithm::DEFAULT_ALLOWED.to_vec());
-        assert_eq!(s.clock_skew_seconds, 60);
-        assert!(!s.require_typ_at_jwt && !s.forward_token);
+        assert_eq!(
+            s.token.allowed_algorithms,
+            Algorithm::DEFAULT_ALLOWED.to_vec()
+        );
+        assert_eq!(s.token.clock_skew_seconds, 60);
+        assert!(!s.token.require_typ_at_jwt && !s.forward_token);
         assert!(
             s.require_rules,
             "a missing rules document fails closed by default"
@@ -592,7 +569,7 @@ mod tests {
         }
         let ok = with(&[("ALLOWED_ALGORITHMS", "ES256 RS512")]).unwrap();
         assert_eq!(
-            ok.allowed_algorithms,
+            ok.token.allowed_algorithms,
             vec![Algorithm::Es256, Algorithm::Rs512]
         );
     }

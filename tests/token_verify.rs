@@ -10,19 +10,19 @@ use mcp_gate::settings::Settings;
 use mcp_gate::token::extract::{self, ExtractError};
 use mcp_gate::token::keyset::KeyLookupError;
 use mcp_gate::token::native::NativeVerifier;
-use mcp_gate::token::verify::{self, TokenError};
-use mcp_gate::token::{KeySet, VerifiedToken};
+use mcp_gate::token::verify;
+use mcp_gate::token::{KeySet, TokenError, VerifiedToken};
 use serde_json::json;
 
 fn check_with(raw: &str, settings: &Settings, keys: &KeySet) -> Result<VerifiedToken, TokenError> {
     let header = format!("Bearer {raw}");
     let credential = extract::bearer([header.as_str()]).expect("credential");
-    let jwt = verify::parse(&credential, settings)?;
+    let jwt = verify::parse(&credential, &settings.token)?;
     pollster::block_on(verify::verify(
         &jwt,
         keys,
         &NativeVerifier,
-        settings,
+        &settings.token,
         NOW as u64 * 1000,
     ))
 }

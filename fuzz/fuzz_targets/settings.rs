@@ -121,7 +121,7 @@ fuzz_target!(|data: &[u8]| {
     let result = parse(&vars);
     match &result {
         Ok(settings) => {
-            assert!(settings.clock_skew_seconds <= 600);
+            assert!(settings.token.clock_skew_seconds <= 600);
             assert!((1..=300).contains(&settings.origin_timeout_seconds));
             assert!(settings.max_body_bytes <= 100 * 1024 * 1024);
             assert!(!settings.resource.is_empty());

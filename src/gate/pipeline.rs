@@ -471,7 +471,7 @@ pub fn precheck<'r>(
     let cache_key = TokenCache::key(credential.as_str());
     let token = match recall(&cache_key) {
         Some(token) => TokenStage::Recalled(token),
-        None => match verify::parse(&credential, settings) {
+        None => match verify::parse(&credential, &settings.token) {
             Ok(jwt) => TokenStage::Untrusted {
                 jwt,
                 cache_key,
@@ -519,7 +519,7 @@ pub async fn authorize<V: SignatureVerifier>(
             jwt,
             cache_key,
             token_len,
-        } => match verify::verify(&jwt, keys, verifier, settings, now_ms).await {
+        } => match verify::verify(&jwt, keys, verifier, &settings.token, now_ms).await {
             Ok(token) => {
                 let token = Arc::new(token);
                 cache.borrow_mut().insert(

@@ -266,7 +266,7 @@ impl JwksLocation {
     pub fn from_settings(settings: &Settings) -> Result<Self, RefreshError> {
         match &settings.jwks_source {
             JwksSource::Off => Ok(Self::Off),
-            JwksSource::Discover => Ok(Self::Discover(settings.issuers.clone())),
+            JwksSource::Discover => Ok(Self::Discover(settings.token.issuers.clone())),
             JwksSource::Url(value) => {
                 let url = Url::parse(value).map_err(|_| RefreshError::UrlNotAllowed {
                     setting: "JWKS_URI",

@@ -427,7 +427,7 @@ mod tests {
     use super::*;
     use crate::settings::Settings;
     use crate::token::native::NativeVerifier;
-    use crate::token::{extract, verify, KeySet};
+    use crate::token::{extract, verify, KeySet, TokenError};
     use base64ct::{Base64UrlUnpadded, Encoding};
     use jwt_compact::alg::Ed25519;
     use jwt_compact::jwk::JsonWebKey;
@@ -491,15 +491,15 @@ mod tests {
             )
         }
 
-        fn verify(&self, raw: &str) -> Result<Arc<VerifiedToken>, verify::TokenError> {
+        fn verify(&self, raw: &str) -> Result<Arc<VerifiedToken>, TokenError> {
             let header = format!("Bearer {raw}");
             let credential = extract::bearer([header.as_str()]).expect("credential");
-            let jwt = verify::parse(&credential, &self.settings)?;
+            let jwt = verify::parse(&credential, &self.settings.token)?;
             let token = pollster::block_on(verify::verify(
                 &jwt,
                 &self.keys,
                 &NativeVerifier,
-                &self.settings,
+                &self.settings.token,
                 NOW,
             ))?;
             Ok(Arc::new(token))
@@ -627,10 +627,7 @@ mod tests {
         let mut forged = raw.clone();
         forged.truncate(raw.rfind('.').expect("three segments") + 1);
         forged.push_str(&Base64UrlUnpadded::encode_string(&[0_u8; 64]));
-        assert_eq!(
-            issuer.verify(&forged).err(),
-            Some(verify::TokenError::BadSignature)
-        );
+        assert_eq!(issuer.verify(&forged).err(), Some(TokenError::BadSignature));
         let mut cache = TokenCache::new();
         assert!(cache.get(&TokenCache::key(&forged), NOW, GEN).is_none());
         assert_eq!(cache.stats().entries, 0);

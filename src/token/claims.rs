@@ -4,8 +4,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use jwt_compact::{Claims, TimeOptions, ValidationError};
 use serde_json::{Map, Value};
 
-use super::verify::TokenError;
-use crate::settings::{ScopeClaim, Settings};
+use super::error::TokenError;
+use super::policy::{Policy, ScopeClaim};
 
 /// A token whose signature and claims were verified. Only [`super::verify::verify`] makes one,
 /// so holding one proves the checks ran.
@@ -104,10 +104,10 @@ fn granted_scopes(
 /// Validates claims of a token whose signature already verified.
 pub(super) fn validate(
     claims: Claims<Map<String, Value>>,
-    settings: &Settings,
+    policy: &Policy,
     now_ms: u64,
 ) -> Result<VerifiedToken, TokenError> {
-    let leeway = Duration::seconds(settings.clock_skew_seconds.into());
+    let leeway = Duration::seconds(policy.clock_skew_seconds.into());
     let now = datetime(now_ms);
     let options = TimeOptions::new(leeway, move || now);
 
@@ -131,22 +131,22 @@ pub(super) fn validate(
 
     let custom = claims.custom;
     let issuer = optional_string(&custom, "iss")?
-        .filter(|iss| settings.issuers.iter().any(|accepted| accepted == iss))
+        .filter(|iss| policy.issuers.iter().any(|accepted| accepted == iss))
         .ok_or(TokenError::IssuerNotAccepted)?;
 
     let audience_ok = match custom.get("aud") {
-        Some(Value::String(aud)) => settings.audiences.iter().any(|a| a == aud),
+        Some(Value::String(aud)) => policy.audiences.iter().any(|a| a == aud),
         Some(Value::Array(auds)) => auds
             .iter()
             .filter_map(Value::as_str)
-            .any(|aud| settings.audiences.iter().any(|a| a == aud)),
+            .any(|aud| policy.audiences.iter().any(|a| a == aud)),
         _ => false,
     };
     if !audience_ok {
         return Err(TokenError::AudienceNotAccepted);
     }
 
-    let scopes = granted_scopes(&custom, &settings.scope_claims)?;
+    let scopes = granted_scopes(&custom, &policy.scope_claims)?;
     let client_id = match optional_string(&custom, "client_id")? {
         Some(id) => Some(id),
         None => optional_string(&custom, "azp")?,

@@ -4,20 +4,24 @@
 //! which [`verify::parse`] turns into an [`verify::UntrustedJwt`] (structure checked, nothing
 //! trusted), and only [`verify::verify`] produces a [`VerifiedToken`]: signature checked with a
 //! key the *server* chose from its own key set (never from `jku`/`jwk`/`x5u`/`x5c`), and claims
-//! checked against the settings at an injected time. Authorization only accepts a
+//! checked against the token [`Policy`] (built once from the settings) at an injected time. Authorization only accepts a
 //! `VerifiedToken`.
 
 pub mod cache;
 pub mod claims;
+pub mod error;
 pub mod extract;
 pub mod keyset;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
+pub mod policy;
 pub mod verify;
 
 pub use claims::VerifiedToken;
+pub use error::TokenError;
 pub use keyset::{KeyEntry, KeySet};
-pub use verify::{SignatureVerifier, TokenError};
+pub use policy::{Policy, ScopeClaim};
+pub use verify::SignatureVerifier;
 
 /// JWS algorithms the gate can accept. `none` and HMAC are deliberately absent: a resource
 /// server never shares a symmetric key with the authorization server, and accepting HS256 with

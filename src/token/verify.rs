@@ -15,11 +15,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::claims::{self, VerifiedToken};
+use super::error::TokenError;
 use super::extract::Credential;
-use super::keyset::{KeyEntry, KeyLookupError, KeySet};
+use super::keyset::{KeyEntry, KeySet};
+use super::policy::Policy;
 use super::Algorithm;
 use crate::json_strict;
-use crate::settings::Settings;
 
 /// Checks a signature with a key from the key set. Implementations must return `false` on
 /// any failure (unsupported key, import error, malformed signature): failing closed.
@@ -33,90 +34,6 @@ pub trait SignatureVerifier {
         signing_input: &[u8],
         signature: &[u8],
     ) -> bool;
-}
-
-/// Why a token is invalid. Every variant answers `401 invalid_token`; the variant is logged
-/// as the reason, and only [`TokenError::description`] (generic) reaches the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenError {
-    /// Not a compact JWS: wrong segment count (a JWE has five), bad base64url, header or
-    /// claims not a JSON object.
-    Malformed,
-    /// Header or claims repeat a member name.
-    DuplicateMember,
-    /// `alg` is not in `ALLOWED_ALGORITHMS` (this covers `none`, HMAC and unknown names).
-    AlgorithmNotAllowed,
-    /// The header lists `crit` extensions; the gate understands none.
-    CriticalExtension,
-    /// `REQUIRE_TYP_AT_JWT` is on and `typ` is not `at+jwt`.
-    WrongType,
-    /// No key of the key set can verify this token.
-    Key(KeyLookupError),
-    /// The signature does not verify.
-    BadSignature,
-    /// Claims have the wrong JSON types (`exp` not a number, `iss` not a string, ...).
-    MalformedClaims,
-    /// `iss` is missing or not in `ISSUERS`.
-    IssuerNotAccepted,
-    /// `aud` is missing or lists none of `AUDIENCES`.
-    AudienceNotAccepted,
-    /// No `exp` claim.
-    MissingExpiry,
-    /// `exp` is past (beyond the leeway).
-    Expired,
-    /// `nbf` is in the future (beyond the leeway).
-    NotYetValid,
-    /// `iat` is in the future (beyond the leeway).
-    IssuedInFuture,
-    /// A scope claim has the wrong type (`scope` must be a string).
-    BadScopeClaim,
-}
-
-impl TokenError {
-    /// Short reason for logs.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Self::Malformed => "malformed_token",
-            Self::DuplicateMember => "duplicate_member",
-            Self::AlgorithmNotAllowed => "algorithm_not_allowed",
-            Self::CriticalExtension => "critical_extension",
-            Self::WrongType => "wrong_typ",
-            Self::Key(KeyLookupError::UnknownKid) => "unknown_kid",
-            Self::Key(KeyLookupError::KeyDoesNotFitAlgorithm) => "key_does_not_fit_alg",
-            Self::Key(KeyLookupError::NoUniqueKeyWithoutKid) => "no_unique_key_without_kid",
-            Self::Key(KeyLookupError::AmbiguousKid) => "ambiguous_kid",
-            Self::BadSignature => "bad_signature",
-            Self::MalformedClaims => "malformed_claims",
-            Self::IssuerNotAccepted => "issuer_not_accepted",
-            Self::AudienceNotAccepted => "audience_not_accepted",
-            Self::MissingExpiry => "missing_exp",
-            Self::Expired => "expired",
-            Self::NotYetValid => "not_yet_valid",
-            Self::IssuedInFuture => "issued_in_future",
-            Self::BadScopeClaim => "bad_scope_claim",
-        }
-    }
-
-    /// What the client is told: generic, except for expiry, which tells a client to refresh.
-    pub fn description(self) -> &'static str {
-        match self {
-            Self::Expired => "The access token expired",
-            Self::Malformed
-            | Self::DuplicateMember
-            | Self::AlgorithmNotAllowed
-            | Self::CriticalExtension
-            | Self::WrongType
-            | Self::Key(_)
-            | Self::BadSignature
-            | Self::MalformedClaims
-            | Self::IssuerNotAccepted
-            | Self::AudienceNotAccepted
-            | Self::MissingExpiry
-            | Self::NotYetValid
-            | Self::IssuedInFuture
-            | Self::BadScopeClaim => "The access token is invalid",
-        }
-    }
 }
 
 impl fmt::Display for TokenError {
@@ -164,7 +81,7 @@ impl UntrustedJwt<'_> {
 /// Checks the token's structure (README "Tokens" rule 2, and rule 6 `typ`).
 pub fn parse<'a>(
     credential: &Credential<'a>,
-    settings: &Settings,
+    policy: &Policy,
 ) -> Result<UntrustedJwt<'a>, TokenError> {
     let raw = credential.as_str();
     let mut segments = raw.split('.');
@@ -191,12 +108,12 @@ pub fn parse<'a>(
     let token: UntrustedToken<'a, HeaderExtras> =
         UntrustedToken::try_from(raw).map_err(|_| TokenError::Malformed)?;
     let alg = Algorithm::from_jws_name(token.algorithm())
-        .filter(|alg| settings.allowed_algorithms.contains(alg))
+        .filter(|alg| policy.allowed_algorithms.contains(alg))
         .ok_or(TokenError::AlgorithmNotAllowed)?;
     if token.header().other_fields.crit.is_some() {
         return Err(TokenError::CriticalExtension);
     }
-    if settings.require_typ_at_jwt {
+    if policy.require_typ_at_jwt {
         let typ = token.header().token_type.as_deref().unwrap_or("");
         if !(typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")) {
             return Err(TokenError::WrongType);
@@ -219,7 +136,7 @@ pub async fn verify<V: SignatureVerifier>(
     jwt: &UntrustedJwt<'_>,
     keys: &KeySet,
     verifier: &V,
-    settings: &Settings,
+    policy: &Policy,
     now_ms: u64,
 ) -> Result<VerifiedToken, TokenError> {
     let key = keys.select(jwt.kid(), jwt.alg).map_err(TokenError::Key)?;
@@ -238,5 +155,5 @@ pub async fn verify<V: SignatureVerifier>(
         .token
         .deserialize_claims_unchecked()
         .map_err(|_| TokenError::MalformedClaims)?;
-    claims::validate(claims, settings, now_ms)
+    claims::validate(claims, policy, now_ms)
 }
