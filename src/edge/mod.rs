@@ -4,7 +4,7 @@
 
 mod convert;
 mod glue;
-mod keys;
+mod issuer;
 mod relay;
 mod state;
 mod upstream;
@@ -46,7 +46,7 @@ fn start() {
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match state::settings(&env) {
-        Ok(settings) => keys::scheduled(&env, &settings).await,
+        Ok(settings) => issuer::scheduled(&env, &settings).await,
         Err(e) => console_log!(
             "{}",
             serde_json::json!({"event": "scheduled_skipped", "error": e.to_string()})
@@ -88,7 +88,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         }?),
         Route::AuthorizationServerMetadata => {
             let document = match &settings {
-                Ok(s) => apart(keys::as_metadata_document(&env, s)).await,
+                Ok(s) => apart(issuer::as_metadata_document(&env, s)).await,
                 Err(_) => None,
             };
             from_http(as_metadata_response(document))
@@ -171,7 +171,7 @@ fn metadata_response(settings: &Settings) -> http::Response<Vec<u8>> {
 async fn health(env: &Env, now: u64) -> http::Response<Vec<u8>> {
     let settings = state::settings(env);
     let key_health = match &settings {
-        Ok(_) => Some(keys::health(env).await),
+        Ok(_) => Some(issuer::health(env).await),
         Err(_) => None,
     };
     if settings.is_ok() {
@@ -277,7 +277,7 @@ async fn protected(
     let has_credentials = rc.headers.contains_key(http::header::AUTHORIZATION);
     let load_keys = async {
         if has_credentials {
-            Some(keys::current(env).await)
+            Some(issuer::current(env).await)
         } else {
             None
         }
@@ -298,7 +298,7 @@ async fn protected(
         }
     };
     if keys.is_some() {
-        keys::refresh_if_stale(settings, rc.ctx, env);
+        issuer::refresh_if_stale(settings, rc.ctx, env);
     }
     let rules = rules_slot.view(settings.require_rules);
     let request = ProtectedRequest {
@@ -318,11 +318,11 @@ async fn protected(
     // A request that passed the precheck carries a token, so its keys were loaded above.
     let keys = match keys {
         Some(keys) => keys,
-        None => keys::current(env).await,
+        None => issuer::current(env).await,
     };
     // The only I/O between the two stages: an unknown `kid` may mean the keys rotated.
     let keys = if pre.key_missing_from(&keys) {
-        apart(keys::on_unknown_kid(env, settings, pre.kid())).await
+        apart(issuer::on_unknown_kid(env, settings, pre.kid())).await
     } else {
         keys
     };

@@ -1,6 +1,6 @@
 //! Per-isolate state: settings (parsed once) and the rules cache (the core's
 //! [`RulesCache`]: when to read KV, what a read changes, never widening). This file only reads
-//! KV and logs. Keys live in [`super::keys`].
+//! KV and logs. Keys live in [`super::issuer`].
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -12,7 +12,7 @@
 //! - [`jwks`]: validation of a fetched key set before it is used or written to KV (reject the
 //!   whole document if it publishes secret key material), the canonical form that decides
 //!   "changed or not", and `Cache-Control` lifetimes ([`cache_control`]).
-//! - [`policy`]: the per-isolate refresh gate (cooldown, single flight, negative memory of
+//! - [`policy`]: the per-isolate refresh throttle (cooldown, single flight, negative memory of
 //!   unknown `kid`s), the key cache with its stale-on-error rules, and the `/healthz` report.
 //! - [`run`]: one key set refresh (resolve, fetch, validate) and the order of calls the
 //!   Worker adapter makes around it.

@@ -5,15 +5,15 @@
 //! 1. Once per isolate: `JwksLocation::from_settings(&settings)` (an error there means
 //!    refreshing cannot work: log it, report it in `/healthz`, keep serving KV's keys).
 //! 2. Per request: if `KeyCache::kv_reload_due(now)`, read KV `jwks` and `apply_kv`; if
-//!    `RefreshGate::begin_if_stale(now)` gives a ticket, run a refresh in `waitUntil`.
+//!    `RefreshThrottle::begin_if_stale(now)` gives a ticket, run a refresh in `waitUntil`.
 //! 3. Key lookup fails (`UnknownKid`, or no key for a token without `kid`):
-//!    `RefreshGate::on_unknown_kid` decides — refresh now (then look up again), wait for the
+//!    `RefreshThrottle::on_unknown_kid` decides — refresh now (then look up again), wait for the
 //!    flight, or answer `401 invalid_token` at once.
 //! 4. A refresh (ticket in hand): [`fetch_keys`]; on success read KV `jwks`,
 //!    `jwks::needs_write`, put `canonical_json()` only if needed, `KeyCache::install_fetched`,
-//!    then `RefreshGate::finish(ticket, now, RefreshOutcome::fetched(&set, changed))`; on
+//!    then `RefreshThrottle::finish(ticket, now, RefreshOutcome::fetched(&set, changed))`; on
 //!    failure `finish(…, RefreshOutcome::Failed(&err))` and nothing else: keys stay.
-//! 5. Cron: `RefreshGate::begin_scheduled(now)` and step 4; then, with `AS_METADATA_URL`,
+//! 5. Cron: `RefreshThrottle::begin_scheduled(now)` and step 4; then, with `AS_METADATA_URL`,
 //!    `as_metadata::fetch_as_metadata`, `as_metadata::needs_write`, put `as-metadata`.
 
 use std::future::Future;

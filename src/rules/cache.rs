@@ -1,6 +1,6 @@
 //! The isolate's rules cache (README "Workers KV"): when to read KV key `rules` again, what a
 //! read changes, and which rules a request sees. Pure, with the clock injected, like the key
-//! cache in `refresh::policy::keys`: the adapter reads KV and hands the outcome over.
+//! cache in `refresh::policy::key_cache`: the adapter reads KV and hands the outcome over.
 //!
 //! Never widen: a document that does not parse or validate, a failed read, or a document
 //! deleted after one was loaded never opens the gate. The transitions (`current` → after a

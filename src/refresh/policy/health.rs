@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use super::gate::{RefreshGate, RefreshResult, RefreshTrigger};
-use super::keys::{KeyCache, KeySource};
+use super::key_cache::{KeyCache, KeySource};
+use super::throttle::{RefreshResult, RefreshThrottle, RefreshTrigger};
 
 /// The last refresh, with ages instead of timestamps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,9 +57,9 @@ fn age_seconds(then_ms: u64, now_ms: u64) -> u64 {
     now_ms.saturating_sub(then_ms) / 1000
 }
 
-/// Builds the report from the isolate's cache and gate.
-pub fn key_health(cache: &KeyCache, gate: &RefreshGate, now_ms: u64) -> KeyHealth {
-    let last_refresh = gate.last().map(|last| LastRefreshReport {
+/// Builds the report from the isolate's cache and refresh throttle.
+pub fn key_health(cache: &KeyCache, throttle: &RefreshThrottle, now_ms: u64) -> KeyHealth {
+    let last_refresh = throttle.last().map(|last| LastRefreshReport {
         trigger: last.trigger,
         result: last.result,
         age_seconds: age_seconds(last.finished_at_ms, now_ms),
@@ -94,10 +94,10 @@ pub fn key_health(cache: &KeyCache, gate: &RefreshGate, now_ms: u64) -> KeyHealt
         key_set_age_seconds: cache.since_ms().map(|at| age_seconds(at, now_ms)),
         kv_checked_age_seconds: cache.kv_checked_at_ms().map(|at| age_seconds(at, now_ms)),
         last_refresh,
-        last_successful_refresh_age_seconds: gate
+        last_successful_refresh_age_seconds: throttle
             .last_success_ms()
             .map(|at| age_seconds(at, now_ms)),
-        refresh_in_flight: gate.in_flight(now_ms),
+        refresh_in_flight: throttle.in_flight(now_ms),
         problem,
     }
 }
@@ -111,8 +111,8 @@ mod tests {
     #[test]
     fn empty_isolate_is_unhealthy_and_says_why() {
         let cache = KeyCache::new();
-        let gate = RefreshGate::new();
-        let h = key_health(&cache, &gate, 0);
+        let throttle = RefreshThrottle::new();
+        let h = key_health(&cache, &throttle, 0);
         assert!(!h.is_healthy());
         assert_eq!(
             h.problem.as_deref(),
@@ -121,14 +121,14 @@ mod tests {
 
         let mut cache = KeyCache::new();
         cache.apply_kv(KvRead::Missing, 0);
-        let mut gate = RefreshGate::new();
-        let t = gate.begin_scheduled(0).unwrap();
+        let mut throttle = RefreshThrottle::new();
+        let t = throttle.begin_scheduled(0).unwrap();
         let err = RefreshError::Fetch {
             url: "https://as.example.com/keys".into(),
             failure: FetchFailure::Network("connection refused".into()),
         };
-        gate.finish(t, 2_000, RefreshOutcome::Failed(&err));
-        let h = key_health(&cache, &gate, 5_000);
+        throttle.finish(t, 2_000, RefreshOutcome::Failed(&err));
+        let h = key_health(&cache, &throttle, 5_000);
         assert!(!h.is_healthy());
         let problem = h.problem.unwrap();
         assert!(
@@ -149,8 +149,8 @@ mod tests {
         let mut cache = KeyCache::new();
         let doc = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
         cache.apply_kv(KvRead::Value(doc), 1_000);
-        let gate = RefreshGate::new();
-        let h = key_health(&cache, &gate, 61_000);
+        let throttle = RefreshThrottle::new();
+        let h = key_health(&cache, &throttle, 61_000);
         assert!(h.is_healthy());
         let json = serde_json::to_value(&h).unwrap();
         assert_eq!(

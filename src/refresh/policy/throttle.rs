@@ -1,4 +1,4 @@
-//! The per-isolate refresh gate: when may this isolate fetch the key set?
+//! The per-isolate refresh throttle: when may this isolate fetch the key set?
 //!
 //! Rules (README "Workers KV", issue 4), all per isolate and with injected time:
 //! - **Single flight**: while a refresh is in flight nobody starts another; callers that need
@@ -15,7 +15,7 @@
 //!   flood cannot mark a legitimate new `kid` as unknown, and since any refresh fetches the
 //!   whole set, the first refresh after the cooldown (whoever triggers it) brings the new key.
 //! - **Freshness**: keys this isolate fetched count as fresh for their `Cache-Control`
-//!   lifetime; after it, [`RefreshGate::begin_if_stale`] starts one background refresh (still
+//!   lifetime; after it, [`RefreshThrottle::begin_if_stale`] starts one background refresh (still
 //!   single flight and cooldown-bound). After a failure it waits at least
 //!   [`MIN_KEY_SET_LIFETIME_SECS`] before trying again.
 //! - A failed refresh changes no keys: the gate only records the outcome for `/healthz`.
@@ -48,7 +48,7 @@ pub enum RefreshTrigger {
     Stale,
 }
 
-/// Permission to run one refresh; hand it back to [`RefreshGate::finish`] when done.
+/// Permission to run one refresh; hand it back to [`RefreshThrottle::finish`] when done.
 #[must_use = "a started refresh must be finished, or the gate waits for IN_FLIGHT_TIMEOUT_MS"]
 #[derive(Debug, PartialEq, Eq)]
 pub struct RefreshTicket {
@@ -67,7 +67,7 @@ impl RefreshTicket {
 /// What to do about a token whose key is not in the set.
 #[derive(Debug, PartialEq, Eq)]
 pub enum UnknownKidDecision {
-    /// Refresh now, then look the key up again; finish with [`RefreshGate::finish`].
+    /// Refresh now, then look the key up again; finish with [`RefreshThrottle::finish`].
     RefreshNow(RefreshTicket),
     /// A refresh is in flight: wait for it (do not start another), then look the key up once
     /// more. An adapter that cannot wait may answer `401` instead: safe, the client retries.
@@ -142,9 +142,9 @@ struct Flight {
     started_ms: u64,
 }
 
-/// The refresh gate of one isolate. See the module documentation for the rules.
+/// The refresh throttle of one isolate. See the module documentation for the rules.
 #[derive(Debug, Clone, Default)]
-pub struct RefreshGate {
+pub struct RefreshThrottle {
     flight: Option<Flight>,
     last_started_ms: Option<u64>,
     next_id: u64,
@@ -154,7 +154,7 @@ pub struct RefreshGate {
     last_success_ms: Option<u64>,
 }
 
-impl RefreshGate {
+impl RefreshThrottle {
     /// A gate that has never refreshed.
     pub fn new() -> Self {
         Self::default()
@@ -337,7 +337,7 @@ mod tests {
 
     #[test]
     fn a_thousand_random_kids_in_one_cooldown_cause_exactly_one_refresh() {
-        let mut gate = RefreshGate::new();
+        let mut throttle = RefreshThrottle::new();
         let set = keys(&["real"]);
         let mut refreshes = 0;
         let mut ticket = None;
@@ -349,7 +349,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let now = 1_000_000 + i * (REFRESH_COOLDOWN_MS - 1) / 1000;
-            match gate.on_unknown_kid(Some(&format!("{x:016x}")), now) {
+            match throttle.on_unknown_kid(Some(&format!("{x:016x}")), now) {
                 UnknownKidDecision::RefreshNow(t) => {
                     refreshes += 1;
                     ticket = Some(t);
@@ -360,11 +360,15 @@ mod tests {
             }
             if i == 9 {
                 let t = ticket.take().unwrap();
-                gate.finish(t, now, fetched(&set, now + 900_000));
+                throttle.finish(t, now, fetched(&set, now + 900_000));
             }
         }
         assert_eq!(refreshes, 1);
-        assert_eq!(gate.remembered_unknown_kids(), 1, "only the triggering kid");
+        assert_eq!(
+            throttle.remembered_unknown_kids(),
+            1,
+            "only the triggering kid"
+        );
     }
 
     proptest! {
@@ -372,18 +376,18 @@ mod tests {
         fn at_most_one_refresh_per_cooldown_whatever_the_traffic(
             steps in proptest::collection::vec((0u64..2_000, any::<u16>(), any::<bool>()), 1..400)
         ) {
-            let mut gate = RefreshGate::new();
+            let mut throttle = RefreshThrottle::new();
             let set = keys(&["real"]);
             let mut now = 0u64;
             let mut starts: Vec<u64> = Vec::new();
             for (advance, kid, finish_now) in steps {
                 now += advance;
                 if let UnknownKidDecision::RefreshNow(ticket) =
-                    gate.on_unknown_kid(Some(&kid.to_string()), now)
+                    throttle.on_unknown_kid(Some(&kid.to_string()), now)
                 {
                     starts.push(now);
                     if finish_now {
-                        gate.finish(ticket, now, fetched(&set, now + 60_000));
+                        throttle.finish(ticket, now, fetched(&set, now + 60_000));
                     }
                     // Otherwise the ticket is dropped: an abandoned flight.
                 }
@@ -396,17 +400,17 @@ mod tests {
 
     #[test]
     fn a_legitimately_new_kid_is_fetched_after_the_cooldown_despite_a_flood() {
-        let mut gate = RefreshGate::new();
+        let mut throttle = RefreshThrottle::new();
         let old = keys(&["old"]);
-        let t = refresh_now(gate.on_unknown_kid(Some("attacker-0"), 0));
-        gate.finish(t, 10, fetched(&old, 900_000));
+        let t = refresh_now(throttle.on_unknown_kid(Some("attacker-0"), 0));
+        throttle.finish(t, 10, fetched(&old, 900_000));
         // The flood fills the negative memory and then some.
         for i in 1..=2 * NEGATIVE_KID_CAPACITY {
-            let d = gate.on_unknown_kid(Some(&format!("attacker-{i}")), 100 + i as u64);
+            let d = throttle.on_unknown_kid(Some(&format!("attacker-{i}")), 100 + i as u64);
             assert!(matches!(d, UnknownKidDecision::CoolingDown { .. }));
         }
         // The new kid during the cooldown is refused, but not remembered as unknown...
-        let during = gate.on_unknown_kid(Some("rotated"), 20_000);
+        let during = throttle.on_unknown_kid(Some("rotated"), 20_000);
         assert_eq!(
             during,
             UnknownKidDecision::CoolingDown {
@@ -414,24 +418,24 @@ mod tests {
             }
         );
         // ...so right after the cooldown it triggers the refresh that finds it.
-        let t = refresh_now(gate.on_unknown_kid(Some("rotated"), REFRESH_COOLDOWN_MS));
+        let t = refresh_now(throttle.on_unknown_kid(Some("rotated"), REFRESH_COOLDOWN_MS));
         let new = keys(&["old", "rotated"]);
-        gate.finish(t, REFRESH_COOLDOWN_MS + 5, fetched(&new, 900_000));
-        assert_eq!(gate.remembered_unknown_kids(), 1, "only attacker-0");
+        throttle.finish(t, REFRESH_COOLDOWN_MS + 5, fetched(&new, 900_000));
+        assert_eq!(throttle.remembered_unknown_kids(), 1, "only attacker-0");
     }
 
     #[test]
     fn an_attacker_refresh_after_the_cooldown_also_serves_the_new_kid() {
-        let mut gate = RefreshGate::new();
-        let t = refresh_now(gate.on_unknown_kid(Some("a"), 0));
-        gate.finish(t, 0, fetched(&keys(&["old"]), 900_000));
-        let t = refresh_now(gate.on_unknown_kid(Some("b"), REFRESH_COOLDOWN_MS));
+        let mut throttle = RefreshThrottle::new();
+        let t = refresh_now(throttle.on_unknown_kid(Some("a"), 0));
+        throttle.finish(t, 0, fetched(&keys(&["old"]), 900_000));
+        let t = refresh_now(throttle.on_unknown_kid(Some("b"), REFRESH_COOLDOWN_MS));
         // While the attacker's refresh is in flight the legitimate request waits for it.
         assert_eq!(
-            gate.on_unknown_kid(Some("rotated"), REFRESH_COOLDOWN_MS + 1),
+            throttle.on_unknown_kid(Some("rotated"), REFRESH_COOLDOWN_MS + 1),
             UnknownKidDecision::WaitForInFlight
         );
-        gate.finish(
+        throttle.finish(
             t,
             REFRESH_COOLDOWN_MS + 2,
             fetched(&keys(&["old", "rotated"]), 900_000),
@@ -441,146 +445,146 @@ mod tests {
 
     #[test]
     fn a_kid_still_missing_after_its_refresh_is_answered_at_once_until_the_ttl() {
-        let mut gate = RefreshGate::new();
+        let mut throttle = RefreshThrottle::new();
         let set = keys(&["real"]);
-        let t = refresh_now(gate.on_unknown_kid(Some("stale"), 0));
-        gate.finish(t, 100, fetched(&set, 900_000));
+        let t = refresh_now(throttle.on_unknown_kid(Some("stale"), 0));
+        throttle.finish(t, 100, fetched(&set, 900_000));
         for now in [REFRESH_COOLDOWN_MS, 60_000, 100 + NEGATIVE_KID_TTL_MS - 1] {
             assert_eq!(
-                gate.on_unknown_kid(Some("stale"), now),
+                throttle.on_unknown_kid(Some("stale"), now),
                 UnknownKidDecision::RecentlyUnknown
             );
         }
-        let t = refresh_now(gate.on_unknown_kid(Some("stale"), 100 + NEGATIVE_KID_TTL_MS));
-        gate.finish(t, 100 + NEGATIVE_KID_TTL_MS, fetched(&set, 900_000));
+        let t = refresh_now(throttle.on_unknown_kid(Some("stale"), 100 + NEGATIVE_KID_TTL_MS));
+        throttle.finish(t, 100 + NEGATIVE_KID_TTL_MS, fetched(&set, 900_000));
     }
 
     #[test]
     fn a_failed_refresh_remembers_no_kid_and_still_cools_down() {
-        let mut gate = RefreshGate::new();
+        let mut throttle = RefreshThrottle::new();
         let err = RefreshError::Fetch {
             url: "https://as.example.com/keys".into(),
             failure: FetchFailure::Timeout,
         };
-        let t = refresh_now(gate.on_unknown_kid(Some("new"), 0));
-        gate.finish(t, 5_000, RefreshOutcome::Failed(&err));
-        assert_eq!(gate.remembered_unknown_kids(), 0);
+        let t = refresh_now(throttle.on_unknown_kid(Some("new"), 0));
+        throttle.finish(t, 5_000, RefreshOutcome::Failed(&err));
+        assert_eq!(throttle.remembered_unknown_kids(), 0);
         assert!(matches!(
-            gate.on_unknown_kid(Some("new"), 6_000),
+            throttle.on_unknown_kid(Some("new"), 6_000),
             UnknownKidDecision::CoolingDown {
                 retry_after_ms: 24_000
             }
         ));
-        let last = gate.last().unwrap();
+        let last = throttle.last().unwrap();
         assert_eq!(last.result, RefreshResult::Failed);
         assert!(last
             .error
             .as_deref()
             .unwrap()
             .contains("no response within"));
-        assert!(gate.last_success_ms().is_none());
-        let _ = refresh_now(gate.on_unknown_kid(Some("new"), REFRESH_COOLDOWN_MS));
+        assert!(throttle.last_success_ms().is_none());
+        let _ = refresh_now(throttle.on_unknown_kid(Some("new"), REFRESH_COOLDOWN_MS));
     }
 
     #[test]
     fn an_abandoned_flight_stops_blocking_after_its_timeout() {
-        let mut gate = RefreshGate::new();
-        let lost = refresh_now(gate.on_unknown_kid(Some("a"), 0));
+        let mut throttle = RefreshThrottle::new();
+        let lost = refresh_now(throttle.on_unknown_kid(Some("a"), 0));
         drop(lost);
         assert_eq!(
-            gate.on_unknown_kid(Some("b"), IN_FLIGHT_TIMEOUT_MS - 1),
+            throttle.on_unknown_kid(Some("b"), IN_FLIGHT_TIMEOUT_MS - 1),
             UnknownKidDecision::WaitForInFlight
         );
         assert!(matches!(
-            gate.on_unknown_kid(Some("b"), IN_FLIGHT_TIMEOUT_MS),
+            throttle.on_unknown_kid(Some("b"), IN_FLIGHT_TIMEOUT_MS),
             UnknownKidDecision::CoolingDown { .. }
         ));
-        let new = refresh_now(gate.on_unknown_kid(Some("b"), REFRESH_COOLDOWN_MS));
-        assert!(gate.in_flight(REFRESH_COOLDOWN_MS));
-        gate.finish(new, REFRESH_COOLDOWN_MS, fetched(&keys(&["b"]), 900_000));
-        assert!(!gate.in_flight(REFRESH_COOLDOWN_MS));
+        let new = refresh_now(throttle.on_unknown_kid(Some("b"), REFRESH_COOLDOWN_MS));
+        assert!(throttle.in_flight(REFRESH_COOLDOWN_MS));
+        throttle.finish(new, REFRESH_COOLDOWN_MS, fetched(&keys(&["b"]), 900_000));
+        assert!(!throttle.in_flight(REFRESH_COOLDOWN_MS));
     }
 
     #[test]
     fn a_late_finish_of_an_abandoned_flight_leaves_the_new_flight_alone() {
-        let mut gate = RefreshGate::new();
-        let old = refresh_now(gate.on_unknown_kid(Some("a"), 0));
-        let newer = refresh_now(gate.on_unknown_kid(Some("b"), REFRESH_COOLDOWN_MS));
+        let mut throttle = RefreshThrottle::new();
+        let old = refresh_now(throttle.on_unknown_kid(Some("a"), 0));
+        let newer = refresh_now(throttle.on_unknown_kid(Some("b"), REFRESH_COOLDOWN_MS));
         let set = keys(&["x"]);
-        gate.finish(old, REFRESH_COOLDOWN_MS + 1, fetched(&set, 900_000));
-        assert!(gate.in_flight(REFRESH_COOLDOWN_MS + 1));
-        gate.finish(newer, REFRESH_COOLDOWN_MS + 2, fetched(&set, 900_000));
-        assert!(!gate.in_flight(REFRESH_COOLDOWN_MS + 2));
+        throttle.finish(old, REFRESH_COOLDOWN_MS + 1, fetched(&set, 900_000));
+        assert!(throttle.in_flight(REFRESH_COOLDOWN_MS + 1));
+        throttle.finish(newer, REFRESH_COOLDOWN_MS + 2, fetched(&set, 900_000));
+        assert!(!throttle.in_flight(REFRESH_COOLDOWN_MS + 2));
     }
 
     #[test]
     fn scheduled_refreshes_ignore_the_cooldown_but_not_single_flight() {
-        let mut gate = RefreshGate::new();
-        let t = gate.begin_scheduled(0).unwrap();
+        let mut throttle = RefreshThrottle::new();
+        let t = throttle.begin_scheduled(0).unwrap();
         assert_eq!(t.trigger(), RefreshTrigger::Scheduled);
-        assert!(gate.begin_scheduled(1).is_none());
+        assert!(throttle.begin_scheduled(1).is_none());
         assert_eq!(
-            gate.on_unknown_kid(Some("k"), 2),
+            throttle.on_unknown_kid(Some("k"), 2),
             UnknownKidDecision::WaitForInFlight
         );
-        gate.finish(t, 3, fetched(&keys(&["k"]), 900_000));
-        assert!(gate.begin_scheduled(4).is_some());
+        throttle.finish(t, 3, fetched(&keys(&["k"]), 900_000));
+        assert!(throttle.begin_scheduled(4).is_some());
     }
 
     #[test]
     fn tokens_without_kid_are_gated_but_never_remembered() {
-        let mut gate = RefreshGate::new();
-        let t = refresh_now(gate.on_unknown_kid(None, 0));
-        gate.finish(t, 1, fetched(&keys(&["k"]), 900_000));
-        assert_eq!(gate.remembered_unknown_kids(), 0);
+        let mut throttle = RefreshThrottle::new();
+        let t = refresh_now(throttle.on_unknown_kid(None, 0));
+        throttle.finish(t, 1, fetched(&keys(&["k"]), 900_000));
+        assert_eq!(throttle.remembered_unknown_kids(), 0);
         assert!(matches!(
-            gate.on_unknown_kid(None, 2),
+            throttle.on_unknown_kid(None, 2),
             UnknownKidDecision::CoolingDown { .. }
         ));
     }
 
     #[test]
     fn stale_keys_get_one_background_refresh_and_failures_back_off() {
-        let mut gate = RefreshGate::new();
+        let mut throttle = RefreshThrottle::new();
         assert!(
-            gate.begin_if_stale(u64::MAX / 2).is_none(),
+            throttle.begin_if_stale(u64::MAX / 2).is_none(),
             "nothing fetched yet: KV rules"
         );
-        let t = gate.begin_scheduled(0).unwrap();
-        gate.finish(t, 0, fetched(&keys(&["k"]), 600_000));
-        assert!(gate.begin_if_stale(599_999).is_none());
-        let t = gate.begin_if_stale(600_000).unwrap();
+        let t = throttle.begin_scheduled(0).unwrap();
+        throttle.finish(t, 0, fetched(&keys(&["k"]), 600_000));
+        assert!(throttle.begin_if_stale(599_999).is_none());
+        let t = throttle.begin_if_stale(600_000).unwrap();
         assert_eq!(t.trigger(), RefreshTrigger::Stale);
-        assert!(gate.begin_if_stale(600_001).is_none(), "single flight");
+        assert!(throttle.begin_if_stale(600_001).is_none(), "single flight");
         let err = RefreshError::HttpStatus {
             url: "https://as.example.com/keys".into(),
             status: 500,
         };
-        gate.finish(t, 601_000, RefreshOutcome::Failed(&err));
+        throttle.finish(t, 601_000, RefreshOutcome::Failed(&err));
         let retry_at = 601_000 + MIN_KEY_SET_LIFETIME_SECS * 1000;
-        assert!(gate.begin_if_stale(retry_at - 1).is_none());
-        assert!(gate.begin_if_stale(retry_at).is_some());
+        assert!(throttle.begin_if_stale(retry_at - 1).is_none());
+        assert!(throttle.begin_if_stale(retry_at).is_some());
     }
 
     #[test]
     fn a_clock_going_backwards_does_not_stretch_the_cooldown() {
-        let mut gate = RefreshGate::new();
-        let t = refresh_now(gate.on_unknown_kid(Some("a"), 10_000_000));
-        gate.finish(t, 10_000_000, fetched(&keys(&["k"]), u64::MAX));
+        let mut throttle = RefreshThrottle::new();
+        let t = refresh_now(throttle.on_unknown_kid(Some("a"), 10_000_000));
+        throttle.finish(t, 10_000_000, fetched(&keys(&["k"]), u64::MAX));
         assert!(matches!(
-            gate.on_unknown_kid(Some("b"), 5_000),
+            throttle.on_unknown_kid(Some("b"), 5_000),
             UnknownKidDecision::CoolingDown {
                 retry_after_ms: REFRESH_COOLDOWN_MS
             }
         ));
-        let _ = refresh_now(gate.on_unknown_kid(Some("b"), 5_000 + REFRESH_COOLDOWN_MS));
+        let _ = refresh_now(throttle.on_unknown_kid(Some("b"), 5_000 + REFRESH_COOLDOWN_MS));
     }
 
     #[test]
     fn outcomes_are_recorded() {
-        let mut gate = RefreshGate::new();
-        let t = gate.begin_scheduled(7).unwrap();
-        gate.finish(
+        let mut throttle = RefreshThrottle::new();
+        let t = throttle.begin_scheduled(7).unwrap();
+        throttle.finish(
             t,
             9,
             RefreshOutcome::Fetched {
@@ -590,7 +594,7 @@ mod tests {
             },
         );
         assert_eq!(
-            gate.last(),
+            throttle.last(),
             Some(&LastRefresh {
                 trigger: RefreshTrigger::Scheduled,
                 result: RefreshResult::Unchanged,
@@ -599,6 +603,6 @@ mod tests {
                 error: None,
             })
         );
-        assert_eq!(gate.last_success_ms(), Some(9));
+        assert_eq!(throttle.last_success_ms(), Some(9));
     }
 }

@@ -1,6 +1,7 @@
-//! The key set in the Worker: KV reads, refreshes from the JWKS URI (unknown `kid`, stale keys,
-//! cron), and the authorization server metadata mirror. The decisions (cooldown, single flight,
-//! negative `kid` memory, stale-on-error, what to write) are the core's (`crate::refresh`);
+//! What comes from the issuers into the Worker: the key set (KV reads, refreshes from the JWKS URI
+//! on an unknown `kid`, stale keys, cron) and the authorization server metadata mirror. The
+//! decisions (cooldown, single flight, negative `kid` memory, stale-on-error, what to write,
+//! the mirror's memory and rate limit) are the core's (`crate::refresh`);
 //! this file only performs the I/O they ask for.
 
 use std::cell::RefCell;
@@ -19,8 +20,8 @@ use crate::refresh::discovery::{JwksLocation, ResolvedJwksUri};
 use crate::refresh::fetch::FETCH_TIMEOUT_MS;
 use crate::refresh::jwks::{self, MAX_JWKS_BYTES};
 use crate::refresh::policy::{
-    key_health, KeyCache, KeyHealth, KvApplied, KvRead, MirrorMemory, RefreshGate, RefreshOutcome,
-    RefreshTicket, UnknownKidDecision,
+    key_health, KeyCache, KeyHealth, KvApplied, KvRead, MirrorMemory, RefreshOutcome,
+    RefreshThrottle, RefreshTicket, UnknownKidDecision,
 };
 use crate::refresh::run::fetch_keys;
 use crate::refresh::{FetchFailure, FetchedResponse, RefreshError};
@@ -37,7 +38,7 @@ const WAIT_POLL_MS: u64 = 25;
 #[derive(Default)]
 struct KeyState {
     cache: KeyCache,
-    gate: RefreshGate,
+    throttle: RefreshThrottle,
     location: Option<Result<JwksLocation, RefreshError>>,
     resolved: Option<ResolvedJwksUri>,
 }
@@ -150,7 +151,7 @@ pub fn refresh_if_stale(settings: &Settings, ctx: &worker::Context, env: &Env) {
     ) {
         return;
     }
-    let ticket = KEYS.with(|k| k.borrow_mut().gate.begin_if_stale(now_ms()));
+    let ticket = KEYS.with(|k| k.borrow_mut().throttle.begin_if_stale(now_ms()));
     if let Some(ticket) = ticket {
         let env = env.clone();
         let settings = settings.clone();
@@ -167,7 +168,7 @@ pub async fn on_unknown_kid(env: &Env, settings: &Settings, kid: Option<&str>) -
     ) {
         let deadline = now_ms() + FETCH_TIMEOUT_MS * 3;
         loop {
-            let decision = KEYS.with(|k| k.borrow_mut().gate.on_unknown_kid(kid, now_ms()));
+            let decision = KEYS.with(|k| k.borrow_mut().throttle.on_unknown_kid(kid, now_ms()));
             match decision {
                 UnknownKidDecision::RefreshNow(ticket) => {
                     refresh(env, settings, ticket).await;
@@ -176,7 +177,7 @@ pub async fn on_unknown_kid(env: &Env, settings: &Settings, kid: Option<&str>) -
                 UnknownKidDecision::WaitForInFlight if now_ms() < deadline => {
                     // Single flight: wait for the running refresh, then look again.
                     Delay::from(Duration::from_millis(WAIT_POLL_MS)).await;
-                    if !KEYS.with(|k| k.borrow().gate.in_flight(now_ms())) {
+                    if !KEYS.with(|k| k.borrow().throttle.in_flight(now_ms())) {
                         break;
                     }
                 }
@@ -193,7 +194,7 @@ pub async fn on_unknown_kid(env: &Env, settings: &Settings, kid: Option<&str>) -
 pub async fn refresh(env: &Env, settings: &Settings, ticket: RefreshTicket) {
     let Ok(location) = location(settings) else {
         KEYS.with(|k| {
-            k.borrow_mut().gate.finish(
+            k.borrow_mut().throttle.finish(
                 ticket,
                 now_ms(),
                 RefreshOutcome::Failed(&RefreshError::Disabled),
@@ -226,26 +227,26 @@ pub async fn refresh(env: &Env, settings: &Settings, ticket: RefreshTicket) {
                 );
             }
             log_json(
-                serde_json::json!({"event": "jwks_refreshed", "trigger": format!("{:?}", ticket.trigger()),
+                serde_json::json!({"event": "jwks_refreshed", "trigger": ticket.trigger(),
                 "keys": fetched.keys.set().len(), "changed": changed, "source": crate::refresh::fetch::loggable(&fetched.source)}),
             );
             let now = now_ms();
             KEYS.with(|k| {
                 let mut k = k.borrow_mut();
                 k.cache.install_fetched(&fetched, now);
-                k.gate
+                k.throttle
                     .finish(ticket, now, RefreshOutcome::fetched(&fetched, changed));
             });
         }
         Err(e) => {
             console_error!(
                 "{}",
-                serde_json::json!({"event": "jwks_refresh_failed", "trigger": format!("{:?}", ticket.trigger()),
+                serde_json::json!({"event": "jwks_refresh_failed", "trigger": ticket.trigger(),
                 "error": e.to_string(), "action": "keeping the keys in use"})
             );
             KEYS.with(|k| {
                 k.borrow_mut()
-                    .gate
+                    .throttle
                     .finish(ticket, now_ms(), RefreshOutcome::Failed(&e))
             });
         }
@@ -259,7 +260,7 @@ pub async fn scheduled(env: &Env, settings: &Settings) {
         location(settings),
         Ok(JwksLocation::Fixed(_) | JwksLocation::Discover(_))
     ) {
-        let ticket = KEYS.with(|k| k.borrow_mut().gate.begin_scheduled(now_ms()));
+        let ticket = KEYS.with(|k| k.borrow_mut().throttle.begin_scheduled(now_ms()));
         if let Some(ticket) = ticket {
             refresh(env, settings, ticket).await;
         }
@@ -344,6 +345,6 @@ pub async fn health(env: &Env) -> KeyHealth {
     let _ = current(env).await;
     KEYS.with(|k| {
         let k = k.borrow();
-        key_health(&k.cache, &k.gate, now_ms())
+        key_health(&k.cache, &k.throttle, now_ms())
     })
 }
