@@ -309,7 +309,7 @@ fn default_authenticated_needs_only_the_baseline() {
 
 #[test]
 fn authenticated_mode_needs_only_the_baseline() {
-    let rules = RuleSet::authenticated_mode();
+    let rules = RuleSet::parse(r#"{"version":1,"default":"authenticated","rules":[]}"#).unwrap();
     for body in [
         tool_call("anything"),
         message("whatever/else", serde_json::json!({})),

@@ -50,8 +50,7 @@ fn accepts_the_example() {
     let rules = RuleSet::parse(EXAMPLE).unwrap();
     assert_eq!(rules.default_decision(), DefaultDecision::Deny);
     assert!(!rules.allow_global_wildcard());
-    assert!(!rules.is_authenticated_mode());
-    assert_eq!(rules.version(), Some(1));
+    assert_eq!(rules.version(), 1);
     let names: Vec<&str> = rules.rules().iter().map(|r| r.name()).collect();
     assert!(names.contains(&"any tool"));
     let any_tool = rules
@@ -408,13 +407,4 @@ fn every_invalid_fixture_is_refused() {
         }
     }
     assert!(seen >= 10, "only {seen} invalid fixtures");
-}
-
-#[test]
-fn authenticated_mode_has_no_document() {
-    let rules = RuleSet::authenticated_mode();
-    assert!(rules.is_authenticated_mode());
-    assert_eq!(rules.version(), None);
-    assert!(rules.rules().is_empty());
-    assert_eq!(rules.default_decision(), DefaultDecision::Authenticated);
 }

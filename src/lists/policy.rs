@@ -37,8 +37,8 @@ struct Asked {
 }
 
 impl EntryPolicy {
-    /// The policy of one list request: `rules` (a document; [`RuleSet::authenticated_mode`]
-    /// gives [`EntryPolicy::keep_all`]), the list request's `http_method` and `path` (as given
+    /// The policy of one list request: `rules` (a document; authenticated mode without one is
+    /// [`EntryPolicy::keep_all`]), the list request's `http_method` and `path` (as given
     /// to [`RequestFacts`]), the token's `granted` scopes and the baseline (`REQUIRED_SCOPES`).
     pub fn new(
         rules: &RuleSet,
@@ -47,9 +47,6 @@ impl EntryPolicy {
         granted: &[String],
         baseline: &[String],
     ) -> EntryPolicy {
-        if rules.is_authenticated_mode() {
-            return EntryPolicy::keep_all();
-        }
         EntryPolicy {
             mode: Mode::Rules(Box::new(Asked {
                 rules: rules.clone(),
@@ -178,13 +175,7 @@ mod tests {
 
     #[test]
     fn authenticated_mode_keeps_everything() {
-        let policy = EntryPolicy::new(
-            &RuleSet::authenticated_mode(),
-            "POST",
-            "/mcp",
-            &[],
-            &scopes("mcp:base"),
-        );
+        let policy = EntryPolicy::keep_all();
         assert!(policy.keeps_all());
         assert!(policy.allows(ListKind::Tools, "two words"));
         assert!(EntryPolicy::keep_all().allows(ListKind::Resources, "x"));

@@ -24,14 +24,10 @@ use super::cache_control::key_set_lifetime_secs;
 use super::discovery::shorten;
 use super::fetch::{check_fetch_url, get_ok, FetchFailure, FetchedResponse};
 use super::RefreshError;
-use crate::token::keyset::{KeySet, KeySetError, SkippedKey};
+use crate::token::keyset::{KeySet, KeySetError, SkippedKey, SECRET_MEMBERS};
 
 /// Largest key set document accepted (a real one with a dozen RSA keys is under 20 KiB).
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
-
-/// JWK members that hold secret key material: RSA, EC and OKP private parts (RFC 7518 §6.2.2,
-/// §6.3.2, RFC 8037 §2) and the symmetric key value `k` (RFC 7518 §6.4.1).
-const SECRET_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// A fetched key set that may be used and written to KV.
 #[derive(Debug, Clone)]
@@ -55,11 +51,6 @@ impl ValidatedKeySet {
     /// The canonical JSON to write to KV key `jwks`.
     pub fn canonical_json(&self) -> &str {
         &self.canonical
-    }
-
-    /// The usable keys, by value.
-    pub fn into_set(self) -> KeySet {
-        self.set
     }
 }
 

@@ -183,7 +183,7 @@ impl RulesCache {
     pub fn snapshot(&self, now_ms: u64) -> RulesSnapshot {
         RulesSnapshot {
             version: match &self.slot {
-                RulesSlot::Loaded(set) => set.version(),
+                RulesSlot::Loaded(set) => Some(set.version()),
                 RulesSlot::Unknown | RulesSlot::Absent | RulesSlot::Unusable => None,
             },
             state: self.slot.state_name(),

@@ -97,14 +97,13 @@ impl DefaultDecision {
     }
 }
 
-/// A validated, compiled rules document (or authenticated mode). Parse once, use for every
-/// request until the document changes.
+/// A validated, compiled rules document. Parse once, use for every request until the document
+/// changes. (Authenticated mode without a document is `RulesView::Authenticated`.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleSet {
     pub(crate) rules: Vec<Rule>,
     pub(crate) default: DefaultDecision,
     pub(crate) allow_global_wildcard: bool,
-    pub(crate) authenticated_mode: bool,
 }
 
 /// One compiled rule.
@@ -173,24 +172,7 @@ impl RuleSet {
             rules,
             default: raw.default,
             allow_global_wildcard: raw.allow_global_wildcard,
-            authenticated_mode: false,
         })
-    }
-
-    /// Authenticated mode (README "Workers KV"): no rules document was ever loaded, so a valid token with
-    /// `REQUIRED_SCOPES` is enough for every request.
-    pub fn authenticated_mode() -> RuleSet {
-        RuleSet {
-            rules: Vec::new(),
-            default: DefaultDecision::Authenticated,
-            allow_global_wildcard: false,
-            authenticated_mode: true,
-        }
-    }
-
-    /// Whether this is [`RuleSet::authenticated_mode`] rather than a document.
-    pub fn is_authenticated_mode(&self) -> bool {
-        self.authenticated_mode
     }
 
     /// The rules in document order.
@@ -208,13 +190,9 @@ impl RuleSet {
         self.allow_global_wildcard
     }
 
-    /// The document version (for `/healthz`); `None` in authenticated mode.
-    pub fn version(&self) -> Option<u64> {
-        if self.authenticated_mode {
-            None
-        } else {
-            Some(RULES_VERSION)
-        }
+    /// The document version (for `/healthz`).
+    pub fn version(&self) -> u64 {
+        RULES_VERSION
     }
 }
 

@@ -209,8 +209,7 @@ impl Match {
 
 impl Requirement {
     /// The requirement of any request in authenticated mode (no rules document): the baseline
-    /// alone. Same as `RuleSet::authenticated_mode().requirement(..)` for a request without a
-    /// body.
+    /// alone.
     pub fn authenticated() -> Requirement {
         Requirement {
             messages: vec![MessageRequirement {

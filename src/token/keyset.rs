@@ -17,8 +17,10 @@ use super::{Algorithm, KeyKind};
 /// Smallest RSA modulus accepted (RFC 7518 §3.3 requires 2048 bits).
 pub const MIN_RSA_BITS: usize = 2048;
 
-/// Members that only private keys carry (RFC 7518 §6.2.2, §6.3.2, RFC 8037).
-const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
+/// JWK members that hold secret key material: RSA, EC and OKP private parts (RFC 7518 §6.2.2,
+/// §6.3.2, RFC 8037 §2) and the symmetric key value `k` (RFC 7518 §6.4.1). The one list: KV
+/// loading skips such keys, a fetched set holding one is refused whole, the CLI strips them.
+pub const SECRET_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// One usable public verification key.
 #[derive(Debug, Clone)]
@@ -244,7 +246,7 @@ fn parse_key(key: &Value) -> Result<KeyEntry, SkipReason> {
         }
     };
     let kty = text("kty")?.ok_or_else(|| SkipReason::Malformed("no `kty`".into()))?;
-    if PRIVATE_MEMBERS.iter().any(|m| obj.contains_key(*m)) {
+    if SECRET_MEMBERS.iter().any(|m| obj.contains_key(*m)) {
         return Err(SkipReason::PrivateKeyMaterial);
     }
     if text("use")?.is_some_and(|u| u != "sig") {
@@ -368,7 +370,9 @@ mod tests {
             enc,
             ops,
             hs,
+            // A symmetric key is a secret: skipped as such before its type is looked at.
             json!({"kty": "oct", "kid": "sym", "k": "c2VjcmV0"}),
+            json!({"kty": "oct", "kid": "sym2"}),
             json!({"kty": "EC", "crv": "P-384", "kid": "p384", "x": "AA", "y": "AA"}),
             json!("not a key"),
             ec(Some("ec")),
@@ -382,18 +386,19 @@ mod tests {
         assert_eq!(kids, ["good", "ec"]);
         let reasons: Vec<_> = parsed.skipped.iter().map(|s| s.reason.clone()).collect();
         assert_eq!(
-            reasons[..7],
+            reasons[..8],
             [
                 SkipReason::WeakRsaKey { bits: 1024 },
                 SkipReason::PrivateKeyMaterial,
                 SkipReason::NotForSignatures,
                 SkipReason::NoVerifyOperation,
                 SkipReason::UnsupportedAlgorithm("HS256".into()),
+                SkipReason::PrivateKeyMaterial,
                 SkipReason::UnsupportedKeyType("oct".into()),
                 SkipReason::UnsupportedCurve("P-384".into()),
             ]
         );
-        assert!(matches!(reasons[7], SkipReason::Malformed(_)));
+        assert!(matches!(reasons[8], SkipReason::Malformed(_)));
     }
 
     #[test]

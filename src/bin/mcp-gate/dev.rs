@@ -13,6 +13,8 @@ use jwt_compact::{AlgorithmExt, Claims, Header};
 use rand_core::OsRng;
 use serde_json::{json, Map, Value};
 
+use mcp_gate::token::keyset::SECRET_MEMBERS;
+
 /// The development keys: file stem, `kid`, JWS `alg`.
 const DEV_KEYS: [(&str, &str, &str); 3] = [
     ("rs256", "dev-rs256", "RS256"),
@@ -99,7 +101,7 @@ fn public_of(private: &Value, kid: &str, alg: &str) -> Value {
     let mut public = Map::new();
     if let Some(obj) = private.as_object() {
         for (name, value) in obj {
-            if !["d", "p", "q", "dp", "dq", "qi", "oth"].contains(&name.as_str()) {
+            if !SECRET_MEMBERS.contains(&name.as_str()) {
                 public.insert(name.clone(), value.clone());
             }
         }

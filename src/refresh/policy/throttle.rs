@@ -303,6 +303,7 @@ impl RefreshThrottle {
 mod tests {
     use super::*;
     use crate::refresh::FetchFailure;
+    use crate::token::Algorithm;
     use proptest::prelude::*;
 
     fn keys(kids: &[&str]) -> KeySet {
@@ -435,12 +436,21 @@ mod tests {
             throttle.on_unknown_kid(Some("rotated"), REFRESH_COOLDOWN_MS + 1),
             UnknownKidDecision::WaitForInFlight
         );
-        throttle.finish(
-            t,
-            REFRESH_COOLDOWN_MS + 2,
-            fetched(&keys(&["old", "rotated"]), 900_000),
+        let served = keys(&["old", "rotated"]);
+        throttle.finish(t, REFRESH_COOLDOWN_MS + 2, fetched(&served, 900_000));
+        // The attacker's refresh fetched the new key: the waiting request finds it in the set
+        // that refresh produced, and it is never remembered as unknown (only the attacker's
+        // two kids are).
+        assert!(served.select(Some("rotated"), Algorithm::Es256).is_ok());
+        assert_eq!(
+            throttle.remembered_unknown_kids(),
+            2,
+            "a and b, not rotated"
         );
-        // The key is now in the set, so the gate is not asked again for it.
+        assert!(matches!(
+            throttle.on_unknown_kid(Some("rotated"), REFRESH_COOLDOWN_MS + 3),
+            UnknownKidDecision::CoolingDown { .. }
+        ));
     }
 
     #[test]
