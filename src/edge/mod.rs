@@ -25,7 +25,7 @@ use crate::gate::cors::{self, BrowserOrigin};
 use crate::gate::logline::LogLine;
 use crate::gate::pipeline::{self, ProtectedRequest, RequestHead};
 use crate::gate::respond::{json_response, ChallengeContext};
-use crate::gate::{forward, metadata, request_line, route, GateError, Route};
+use crate::gate::{self, forward, metadata, request_line, route, GateError, Route};
 use crate::settings::Settings;
 use crate::token::cache::TokenCache;
 use convert::{from_http, gate_headers};
@@ -177,37 +177,12 @@ async fn health(env: &Env, now: u64) -> http::Response<Vec<u8>> {
     if settings.is_ok() {
         state::load_rules(env, now).await;
     }
-    let rules = state::rules_snapshot(now);
-    let status = match (&settings, &key_health) {
-        (Ok(_), Some(k)) if k.is_healthy() => "ok",
-        (Ok(_), _) => "no_keys",
-        (Err(_), _) => "invalid_settings",
-    };
-    let body = serde_json::json!({
-        "status": status,
-        "settings_error": settings.as_ref().err().map(|e| e.to_string()),
-        "keys": key_health,
-        "rules": rules.state,
-        "rules_version": rules.version,
-        "rules_age_seconds": rules.age_seconds,
-        "token_cache": TOKEN_CACHE.with(|c| c.borrow().stats()),
-    });
-    let mut response = http::Response::new(serde_json::to_vec(&body).unwrap_or_default());
-    *response.status_mut() = if status == "ok" {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let h = response.headers_mut();
-    h.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        http::header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-store"),
-    );
-    response
+    gate::health::response(
+        settings.as_ref().map(|_| ()),
+        key_health.as_ref(),
+        &state::rules_snapshot(now),
+        TOKEN_CACHE.with(|c| c.borrow().stats()),
+    )
 }
 
 fn as_metadata_response(document: Option<Vec<u8>>) -> http::Response<Vec<u8>> {

@@ -4,6 +4,7 @@
 pub mod cors;
 pub mod forward;
 pub mod header_edit;
+pub mod health;
 pub mod logline;
 pub mod metadata;
 pub mod pipeline;
