@@ -39,7 +39,6 @@ const WAIT_POLL_MS: u64 = 25;
 struct KeyState {
     cache: KeyCache,
     throttle: RefreshThrottle,
-    location: Option<Result<JwksLocation, RefreshError>>,
     resolved: Option<ResolvedJwksUri>,
 }
 
@@ -51,21 +50,12 @@ fn log_json(value: serde_json::Value) {
     console_log!("{value}");
 }
 
-fn location(settings: &Settings) -> Result<JwksLocation, RefreshError> {
-    KEYS.with(|k| {
-        let mut k = k.borrow_mut();
-        if k.location.is_none() {
-            let parsed = JwksLocation::from_settings(settings);
-            if let Err(e) = &parsed {
-                console_error!(
-                    "{}",
-                    serde_json::json!({"event": "jwks_location_invalid", "error": e.to_string()})
-                );
-            }
-            k.location = Some(parsed);
-        }
-        k.location.clone().unwrap_or(Err(RefreshError::Disabled))
-    })
+/// Whether keys are fetched at all (`JWKS_URI` is not `off`).
+fn refreshes(settings: &Settings) -> bool {
+    match settings.jwks_location {
+        JwksLocation::Fixed(_) | JwksLocation::Discover(_) => true,
+        JwksLocation::Off => false,
+    }
 }
 
 /// GET with a timeout and a body limit, for metadata and key sets (redirects followed).
@@ -145,10 +135,7 @@ pub async fn current(env: &Env) -> Arc<KeySet> {
 
 /// Starts a background refresh when the fetched keys' `Cache-Control` lifetime ran out.
 pub fn refresh_if_stale(settings: &Settings, ctx: &worker::Context, env: &Env) {
-    if !matches!(
-        location(settings),
-        Ok(JwksLocation::Fixed(_) | JwksLocation::Discover(_))
-    ) {
+    if !refreshes(settings) {
         return;
     }
     let ticket = KEYS.with(|k| k.borrow_mut().throttle.begin_if_stale(now_ms()));
@@ -162,10 +149,7 @@ pub fn refresh_if_stale(settings: &Settings, ctx: &worker::Context, env: &Env) {
 /// The token's `kid` is unknown (or no key fits a `kid`-less token): refresh if the policy
 /// allows, wait for a refresh already in flight, or give up at once.
 pub async fn on_unknown_kid(env: &Env, settings: &Settings, kid: Option<&str>) -> Arc<KeySet> {
-    if matches!(
-        location(settings),
-        Ok(JwksLocation::Fixed(_) | JwksLocation::Discover(_))
-    ) {
+    if refreshes(settings) {
         let deadline = now_ms() + FETCH_TIMEOUT_MS * 3;
         loop {
             let decision = KEYS.with(|k| k.borrow_mut().throttle.on_unknown_kid(kid, now_ms()));
@@ -192,7 +176,7 @@ pub async fn on_unknown_kid(env: &Env, settings: &Settings, kid: Option<&str>) -
 
 /// One refresh with a ticket: fetch, validate, write KV only when changed, install.
 pub async fn refresh(env: &Env, settings: &Settings, ticket: RefreshTicket) {
-    let Ok(location) = location(settings) else {
+    if !refreshes(settings) {
         KEYS.with(|k| {
             k.borrow_mut().throttle.finish(
                 ticket,
@@ -201,10 +185,11 @@ pub async fn refresh(env: &Env, settings: &Settings, ticket: RefreshTicket) {
             )
         });
         return;
-    };
+    }
     let cached = KEYS.with(|k| k.borrow().resolved.clone());
     let mut fetch = |url: Url| http_get(url, MAX_JWKS_BYTES);
-    let (resolved, result) = fetch_keys(&location, cached, &mut fetch, now_ms()).await;
+    let (resolved, result) =
+        fetch_keys(&settings.jwks_location, cached, &mut fetch, now_ms()).await;
     KEYS.with(|k| k.borrow_mut().resolved = resolved);
     match result {
         Ok(fetched) => {
@@ -256,10 +241,7 @@ pub async fn refresh(env: &Env, settings: &Settings, ticket: RefreshTicket) {
 /// The Cron Trigger: refresh keys and the AS metadata mirror.
 pub async fn scheduled(env: &Env, settings: &Settings) {
     let _ = current(env).await;
-    if matches!(
-        location(settings),
-        Ok(JwksLocation::Fixed(_) | JwksLocation::Discover(_))
-    ) {
+    if refreshes(settings) {
         let ticket = KEYS.with(|k| k.borrow_mut().throttle.begin_scheduled(now_ms()));
         if let Some(ticket) = ticket {
             refresh(env, settings, ticket).await;

@@ -28,7 +28,7 @@ use super::fetch::{
     check_fetch_url, get_ok, loggable, FetchFailure, FetchUrlError, FetchedResponse,
 };
 use super::RefreshError;
-use crate::settings::{JwksSource, Settings};
+pub use crate::settings::JwksLocation;
 
 /// Largest metadata document read (real ones are a few KiB).
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
@@ -246,38 +246,6 @@ impl fmt::Display for DiscoveryAttempt {
             AttemptProblem::Fetch(err) => write!(f, "{err}"),
             AttemptProblem::Status(status) => write!(f, "HTTP {status}"),
             AttemptProblem::Metadata(err) => write!(f, "{err}"),
-        }
-    }
-}
-
-/// Where the key set comes from, decided from the settings once per isolate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JwksLocation {
-    /// `JWKS_URI` is set.
-    Fixed(Url),
-    /// Discover from these issuers, in order (`ISSUERS`).
-    Discover(Vec<String>),
-    /// `JWKS_URI=off`: never fetch.
-    Off,
-}
-
-impl JwksLocation {
-    /// Reads `JWKS_URI` and `ISSUERS`. An explicit `JWKS_URI` must pass [`check_fetch_url`].
-    pub fn from_settings(settings: &Settings) -> Result<Self, RefreshError> {
-        match &settings.jwks_source {
-            JwksSource::Off => Ok(Self::Off),
-            JwksSource::Discover => Ok(Self::Discover(settings.token.issuers.clone())),
-            JwksSource::Url(value) => {
-                let url = Url::parse(value).map_err(|_| RefreshError::UrlNotAllowed {
-                    setting: "JWKS_URI",
-                    reason: FetchUrlError::NotHttps,
-                })?;
-                check_fetch_url(&url).map_err(|reason| RefreshError::UrlNotAllowed {
-                    setting: "JWKS_URI",
-                    reason,
-                })?;
-                Ok(Self::Fixed(url))
-            }
         }
     }
 }
@@ -619,36 +587,31 @@ mod tests {
     #[test]
     fn location_from_settings() {
         let settings = |jwks: Option<&str>| {
-            Settings::from_lookup(|name| match name {
+            crate::settings::Settings::from_lookup(|name| match name {
                 "RESOURCE" => Some("https://mcp.example.com/mcp".into()),
                 "AUTHORIZATION_SERVERS" => Some(ISS.into()),
                 "ORIGIN" => Some("https://origin.internal".into()),
                 "JWKS_URI" => jwks.map(str::to_owned),
                 _ => None,
             })
-            .unwrap()
         };
+        let location = |jwks| settings(jwks).unwrap().jwks_location;
+        assert_eq!(location(None), JwksLocation::Discover(vec![ISS.to_owned()]));
+        assert_eq!(location(Some("off")), JwksLocation::Off);
         assert_eq!(
-            JwksLocation::from_settings(&settings(None)),
-            Ok(JwksLocation::Discover(vec![ISS.to_owned()]))
+            location(Some("https://as.example.com/keys")),
+            JwksLocation::Fixed(Url::parse("https://as.example.com/keys").unwrap())
         );
-        assert_eq!(
-            JwksLocation::from_settings(&settings(Some("off"))),
-            Ok(JwksLocation::Off)
-        );
-        assert_eq!(
-            JwksLocation::from_settings(&settings(Some("https://as.example.com/keys"))),
-            Ok(JwksLocation::Fixed(
-                Url::parse("https://as.example.com/keys").unwrap()
-            ))
-        );
-        assert_eq!(
-            JwksLocation::from_settings(&settings(Some("http://as.example.com/keys"))),
-            Err(RefreshError::UrlNotAllowed {
-                setting: "JWKS_URI",
-                reason: FetchUrlError::NotHttps
-            })
-        );
+        // A JWKS_URI the gate may not fetch is an invalid setting, found at the first request,
+        // not at the first refresh.
+        for bad in [
+            "http://as.example.com/keys",
+            "https://user:pw@as.example.com/keys",
+        ] {
+            let error = settings(Some(bad)).unwrap_err();
+            assert_eq!(error.setting(), "JWKS_URI", "{bad}");
+        }
+        assert!(settings(Some("http://127.0.0.1:8788/keys")).is_ok());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use url::Url;
+use ::url::Url;
 
 use crate::token::{Algorithm, Policy, ScopeClaim};
 
@@ -20,13 +20,16 @@ pub const MAX_CLOCK_SKEW_SECONDS: u32 = 600;
 /// Default time the gate waits for the origin's response headers (`ORIGIN_TIMEOUT_SECONDS`).
 pub const DEFAULT_ORIGIN_TIMEOUT_SECONDS: u32 = 30;
 
-/// Where the JWKS is refreshed from (`JWKS_URI`).
+pub mod url;
+
+/// Where the key set comes from (`JWKS_URI`), decided once from the settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JwksSource {
-    /// Unset: discovered from the first issuer's metadata (RFC 8414, then OpenID discovery).
-    Discover,
-    /// An explicit URL.
-    Url(String),
+pub enum JwksLocation {
+    /// Unset: discovered from these issuers' metadata, in order (`ISSUERS`; RFC 8414, then
+    /// OpenID discovery).
+    Discover(Vec<String>),
+    /// An explicit URL, one the gate may fetch ([`url::check_fetch_url`]).
+    Fixed(Url),
     /// `off`: keys are managed by hand in KV; the gate never fetches them.
     Off,
 }
@@ -92,8 +95,8 @@ pub struct Settings {
     /// What tokens must be (`ISSUERS`, `AUDIENCES`, `ALLOWED_ALGORITHMS`,
     /// `CLOCK_SKEW_SECONDS`, `REQUIRE_TYP_AT_JWT`, `SCOPE_CLAIMS`).
     pub token: Policy,
-    /// `JWKS_URI`: default [`JwksSource::Discover`].
-    pub jwks_source: JwksSource,
+    /// `JWKS_URI`: default [`JwksLocation::Discover`] from `ISSUERS`.
+    pub jwks_location: JwksLocation,
     /// `SCOPES_SUPPORTED`: default omitted from the metadata.
     pub scopes_supported: Option<Vec<String>>,
     /// `REQUIRED_SCOPES`: baseline scopes for every protected request. Default none.
@@ -279,12 +282,13 @@ impl Settings {
             .list("AUDIENCES")
             .unwrap_or_else(|| vec![resource.clone()]);
 
-        let jwks_source = match vars.get("JWKS_URI") {
-            None => JwksSource::Discover,
-            Some(v) if v == "off" => JwksSource::Off,
+        let jwks_location = match vars.get("JWKS_URI") {
+            None => JwksLocation::Discover(issuers.clone()),
+            Some(v) if v == "off" => JwksLocation::Off,
             Some(v) => {
-                absolute_url("JWKS_URI", &v)?;
-                JwksSource::Url(v)
+                let url = absolute_url("JWKS_URI", &v)?;
+                url::check_fetch_url(&url).map_err(|e| invalid("JWKS_URI", e.to_string()))?;
+                JwksLocation::Fixed(url)
             }
         };
 
@@ -351,7 +355,9 @@ impl Settings {
         let as_metadata_url = match vars.get("AS_METADATA_URL") {
             None => None,
             Some(v) => {
-                absolute_url("AS_METADATA_URL", &v)?;
+                let url = absolute_url("AS_METADATA_URL", &v)?;
+                url::check_fetch_url(&url)
+                    .map_err(|e| invalid("AS_METADATA_URL", e.to_string()))?;
                 Some(v)
             }
         };
@@ -417,7 +423,7 @@ impl Settings {
                 require_typ_at_jwt: vars.flag("REQUIRE_TYP_AT_JWT", false)?,
                 scope_claims,
             },
-            jwks_source,
+            jwks_location,
             scopes_supported,
             required_scopes,
             resource_name: vars.get("RESOURCE_NAME"),
@@ -523,7 +529,10 @@ mod tests {
             vec!["https://env.example.com/resources/res_1"]
         );
         assert_eq!(s.token.audiences, vec!["https://mcp.example.com/mcp"]);
-        assert_eq!(s.jwks_source, JwksSource::Discover);
+        assert_eq!(
+            s.jwks_location,
+            JwksLocation::Discover(vec!["https://env.example.com/resources/res_1".into()])
+        );
         assert_eq!(
             s.token.allowed_algorithms,
             Algorithm::DEFAULT_ALLOWED.to_vec()
