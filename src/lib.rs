@@ -39,8 +39,29 @@
 //!   ([`token::cache`], keyed by its SHA-256, bound to the key set's generation): a recall
 //!   skips parsing and the signature, never the `exp` check nor the scope rules.
 //!
-//! The core (everything outside `edge`) is platform-free and tested natively; `edge` is
-//! the thin Worker adapter (KV, fetch, WebCrypto, clock), compiled only for wasm32.
+//! - The gate and the upstream read the same request ([`admit`]): anything two HTTP or JSON
+//!   readers could read differently is refused before a rule applies; identity and
+//!   forwarding headers come from the gate only.
+//!
+//! ## Where things live
+//!
+//! The core (everything outside `edge`) is platform-free and tested natively: decisions are
+//! pure functions and state machines on preloaded data with the clock injected. `edge` is the
+//! thin Worker adapter (KV, fetch, WebCrypto, streams, clock), compiled only for wasm32: it
+//! does the I/O first, then asks the core.
+//!
+//! | room | what belongs there |
+//! |---|---|
+//! | [`settings`] | every setting, parsed and validated once (`settings/url.rs`: which URLs may be fetched) |
+//! | [`admit`] | request hygiene: method, media type, body framing, `Mcp-Method`/`Mcp-Name` |
+//! | [`json_strict`], [`rpc`] | strict JSON and JSON-RPC inspection (what the rules match on) |
+//! | [`token`] | credential extraction, structure, key set, signature, claims, the verified-token cache; [`token::Policy`] is what the settings say about tokens |
+//! | [`rules`] | the rules document, its matchers, the grant law, the decision, the rules cache |
+//! | [`lists`] | list filtering and the incremental SSE parser (response side) |
+//! | [`refresh`] | keys and metadata from issuers: discovery, JWKS, AS mirror, the refresh throttle, the key cache, key health |
+//! | [`gate`] | routing, CORS, the pipeline that ties the stages together, answers and challenges, forwarding plan, log line, `/healthz` |
+//! | `edge` (wasm only) | the Worker entry: `mod.rs` (routes, stages), `issuer.rs` (keys and AS metadata I/O), `state.rs` (settings, rules cache, KV), `upstream.rs` (fetch with deadline), `relay.rs` (list answers), `webcrypto.rs`, `glue.js` |
+//! | `bin/mcp-gate` (native only) | the operator CLI (clap): dev keys and tokens, `rules check/explain/put` |
 
 pub mod admit;
 pub mod gate;

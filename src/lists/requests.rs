@@ -73,7 +73,7 @@ impl ListRequests {
     }
 
     /// The kind of the known list request answered by a response with this `id` (see
-    /// [`same_id`] for how ids compare). When several list requests share an id, the first
+    /// `same_id` for how ids compare). When several list requests share an id, the first
     /// counts.
     pub fn kind_of(&self, id: &Value) -> Option<ListKind> {
         self.known()
