@@ -64,9 +64,7 @@ impl Pattern {
                 middles,
                 suffix,
             } => {
-                if value.len() < prefix.len() + suffix.len() {
-                    return false;
-                }
+                // Suffix stripped from what follows the prefix: the two never overlap.
                 let Some(after_prefix) = value.strip_prefix(prefix.as_str()) else {
                     return false;
                 };
