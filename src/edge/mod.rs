@@ -356,7 +356,7 @@ async fn forward_allowed(
         Err(_) => {
             // The runtime refused its own headers' copy: answer, never forward half of them.
             let refusal = pipeline::Refusal {
-                error: GateError::OriginUnreachable,
+                error: GateError::UpstreamUnreachable,
                 context: ChallengeContext::default(),
                 browser_origin: allowed.browser_origin,
                 log: allowed.log,
@@ -409,8 +409,8 @@ async fn forward_allowed(
         }
         Err(failure) => {
             let error = match failure {
-                UpstreamFailure::Unreachable => GateError::OriginUnreachable,
-                UpstreamFailure::Timeout => GateError::OriginTimeout,
+                UpstreamFailure::Unreachable => GateError::UpstreamUnreachable,
+                UpstreamFailure::Timeout => GateError::UpstreamTimeout,
             };
             let refusal = pipeline::Refusal {
                 error,

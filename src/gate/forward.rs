@@ -79,7 +79,7 @@ const HOP_BY_HOP: [&str; 10] = [
 
 /// `ORIGIN` + request path + query. `ORIGIN` may carry a base path.
 pub fn upstream_url(settings: &Settings, path: &str, query: Option<&str>) -> String {
-    let base = settings.origin.as_str().trim_end_matches('/');
+    let base = settings.upstream.as_str().trim_end_matches('/');
     match query {
         Some(q) => format!("{base}{path}?{q}"),
         None => format!("{base}{path}"),

@@ -39,10 +39,10 @@ pub enum GateError {
     /// No rules document in KV under `REQUIRE_RULES` (the default): 503, saying how to
     /// write one.
     RulesMissing,
-    /// The origin could not be reached: 502.
-    OriginUnreachable,
-    /// The origin did not answer in time: 504.
-    OriginTimeout,
+    /// The upstream MCP server (`ORIGIN`) could not be reached: 502.
+    UpstreamUnreachable,
+    /// The upstream MCP server did not answer in time: 504.
+    UpstreamTimeout,
     /// A `2xx` JSON answer to a list request that cannot be read as one (README "Scope-aware
     /// lists"): 502 `origin_response_invalid`.
     UpstreamListInvalid(ListError),
@@ -96,8 +96,8 @@ impl GateError {
             Self::Authz(e) => e.reason().into(),
             Self::RulesUnavailable => "rules_unavailable".into(),
             Self::RulesMissing => "rules_missing".into(),
-            Self::OriginUnreachable => "origin_unreachable".into(),
-            Self::OriginTimeout => "origin_timeout".into(),
+            Self::UpstreamUnreachable => "origin_unreachable".into(),
+            Self::UpstreamTimeout => "origin_timeout".into(),
             Self::UpstreamListInvalid(e) => e.reason().into(),
         }
     }
@@ -257,13 +257,13 @@ impl GateError {
                 RULES_MISSING_DESCRIPTION,
                 false,
             ),
-            Self::OriginUnreachable => (
+            Self::UpstreamUnreachable => (
                 StatusCode::BAD_GATEWAY,
                 "bad_gateway",
                 "The MCP server could not be reached",
                 false,
             ),
-            Self::OriginTimeout => (
+            Self::UpstreamTimeout => (
                 StatusCode::GATEWAY_TIMEOUT,
                 "gateway_timeout",
                 "The MCP server did not answer in time",

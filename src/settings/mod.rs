@@ -90,8 +90,9 @@ pub struct Settings {
     own_origin: String,
     /// `AUTHORIZATION_SERVERS` (required): issuer URLs listed in the metadata document.
     pub authorization_servers: Vec<String>,
-    /// `ORIGIN` (required): base URL of the origin MCP server.
-    pub origin: Url,
+    /// `ORIGIN` (required): base URL of the upstream MCP server the gate forwards to. (In this
+    /// crate "upstream" is that server; "origin" is only ever a browser `Origin`.)
+    pub upstream: Url,
     /// What tokens must be (`ISSUERS`, `AUDIENCES`, `ALLOWED_ALGORITHMS`,
     /// `CLOCK_SKEW_SECONDS`, `REQUIRE_TYP_AT_JWT`, `SCOPE_CLAIMS`).
     pub token: Policy,
@@ -267,8 +268,8 @@ impl Settings {
             absolute_url("AUTHORIZATION_SERVERS", server)?;
         }
 
-        let origin = absolute_url("ORIGIN", &vars.required("ORIGIN")?)?;
-        if origin.query().is_some() {
+        let upstream = absolute_url("ORIGIN", &vars.required("ORIGIN")?)?;
+        if upstream.query().is_some() {
             return Err(invalid(
                 "ORIGIN",
                 "the origin base URL must not have a query",
@@ -414,7 +415,7 @@ impl Settings {
             metadata_url,
             own_origin,
             authorization_servers,
-            origin,
+            upstream,
             token: Policy {
                 issuers,
                 audiences,
