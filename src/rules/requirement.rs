@@ -115,10 +115,13 @@ impl RuleSet {
         &self,
         request: &RequestFacts<'_>,
     ) -> Result<MessageRequirement, AuthzError> {
-        let matched =
-            self.rules.iter().enumerate().find(|(_, rule)| {
-                rule.matcher.is_request_only() && rule.matcher.holds(request, None)
-            });
+        // With no call, a rule with a `method`, `name` or `uri` pattern never holds: only
+        // rules on `http_method`/`path` alone (or `match: {}`) apply to responses.
+        let matched = self
+            .rules
+            .iter()
+            .enumerate()
+            .find(|(_, rule)| rule.matcher.holds(request, None));
         let decision = match matched {
             Some((index, rule)) => Decision::Rule {
                 rule: rule.name.clone(),
@@ -181,12 +184,6 @@ fn fill(rule: &Rule, call: Option<&RpcCall>) -> Result<Vec<String>, AuthzError> 
 }
 
 impl Match {
-    /// Whether the match names nothing of a JSON-RPC call (only `http_method`/`path`, or
-    /// nothing): the rules that also apply to JSON-RPC responses.
-    fn is_request_only(&self) -> bool {
-        self.method.is_none() && self.name.is_none() && self.uri.is_none()
-    }
-
     /// Every present pattern must hold. `method`, `name` and `uri` need a JSON-RPC call that
     /// has the value; `http_method` and `path` apply to every request.
     fn holds(&self, request: &RequestFacts<'_>, call: Option<&RpcCall>) -> bool {
