@@ -6,6 +6,11 @@
 //   node tests/bench/run.mjs [--quick] [--duration=S] [--warmup=S] [--connections=N] [--pool=N]
 //                            [--reps=N] [--rounds=N] [--modes=a,b] [--targets=a,b] [--rules] [--out=FILE]
 //
+// Issue 13 (list filtering costs non-list requests nothing): `--targets=mcp-gate,mcp-gate-lists-off`
+// adds the same build with FILTER_LISTS=false, and the mode `tools-call` (a tools/call of the
+// origin's `echo` tool); the report then compares the two builds per mode. Meaningful with --rules
+// (without a rules document the gate filters nothing either way).
+//
 // Every Worker runs under raw workerd (generated config, one process each, no wrangler dev or
 // Miniflare proxy in the path), with an in-memory KV service seeded with the JWK Set.
 
@@ -24,17 +29,22 @@ import { BENCH_DIR, BUILD, REPO, TMP } from './lib/paths.mjs';
 import { bundleWorker } from './lib/bundle.mjs';
 import { processCpuNs, startWorkerd, workerdBinary, writeConfig } from './lib/workerd.mjs';
 import { measureSlice, summarize } from './lib/load.mjs';
-import { baseHeaders, MCP_PATH, openSession, pingBody, post } from './lib/mcp.mjs';
+import { baseHeaders, callBody, ECHO_TEXT, MCP_PATH, openSession, pingBody, post, rpcResult, toolsListBody } from './lib/mcp.mjs';
 import { coldStart, wasmCompiles } from './lib/coldstart.mjs';
 import { sizesOf } from './lib/sizes.mjs';
-import { checkTargets, compare, printReport } from './lib/report.mjs';
+import { checkTargets, compare, listFiltering, printReport } from './lib/report.mjs';
 
 // The gate's configured identity (names never resolve: the gate only compares them).
 const RESOURCE = 'https://mcp.example.test/mcp';
 const ISSUER = 'https://auth.example.test/resources/res_bench';
-const ALL_TARGETS = ['origin', 'passthrough', 'jose-gate', 'jose-gate-duties', 'mcp-gate'];
-const ALL_MODES = ['distinct-RS256', 'distinct-ES256', 'repeated-RS256', 'repeated-ES256', 'no-token'];
-const GATES = ['jose-gate', 'jose-gate-duties', 'mcp-gate'];
+// `mcp-gate-lists-off` (the same build with FILTER_LISTS=false) and `tools-call` (a tools/call of
+// the origin's `echo` tool, one repeated RS256 token) run only when asked for.
+const DEFAULT_TARGETS = ['origin', 'passthrough', 'jose-gate', 'jose-gate-duties', 'mcp-gate'];
+const ALL_TARGETS = [...DEFAULT_TARGETS, 'mcp-gate-lists-off'];
+const DEFAULT_MODES = ['distinct-RS256', 'distinct-ES256', 'repeated-RS256', 'repeated-ES256', 'no-token'];
+const ALL_MODES = [...DEFAULT_MODES, 'tools-call'];
+const GATES = ['jose-gate', 'jose-gate-duties', 'mcp-gate', 'mcp-gate-lists-off'];
+const MCP_GATES = ['mcp-gate', 'mcp-gate-lists-off'];
 const WARM_TOKENS = 400;
 
 // ---------------------------------------------------------------------------------------------
@@ -48,9 +58,13 @@ const HELP = `usage: node tests/bench/run.mjs [options]
   --pool=N           distinct tokens per algorithm       (env BENCH_POOL;        default 4096, quick 400)
   --reps=N           fresh workerd starts per Worker     (env BENCH_REPS;        default 3, quick 1)
   --rounds=N         slices per phase, targets in turn   (env BENCH_ROUNDS;      default 3, quick 1)
-  --modes=LIST       any of ${ALL_MODES.join(",")} (quick: distinct-RS256,repeated-RS256,no-token)
-  --targets=LIST     ${ALL_TARGETS.join(',')}
-  --rules            seed a rules document (ping allowed for scope mcp:ping) instead of authenticated mode
+  --modes=LIST       any of ${ALL_MODES.join(",")}
+                     (default: ${DEFAULT_MODES.join(',')}; quick: distinct-RS256,repeated-RS256,no-token;
+                     tools-call is added to the default when mcp-gate-lists-off is a target)
+  --targets=LIST     any of ${ALL_TARGETS.join(',')}
+                     (default: ${DEFAULT_TARGETS.join(',')}; mcp-gate-lists-off = the same build with FILTER_LISTS=false)
+  --rules            seed a rules document (ping for scope mcp:ping, tools/call of echo for mcp:tools:echo,
+                     tools/list for any token) instead of authenticated mode
   --out=FILE         JSON report                         (env BENCH_OUT;         default tests/.tmp/bench.json)
   --keep             keep the scratch directory (configs, bundles, workerd logs)
   --timeout=S        abort the whole run after S seconds (env BENCH_TIMEOUT;     default 600)`;
@@ -75,12 +89,17 @@ function parseConfig(argv) {
     if (!Number.isFinite(value) || value <= 0) throw new Error(`--${flag} must be a positive number, got ${raw}`);
     return value;
   };
-  const list = (flag, all) => {
-    if (!flags[flag]) return all;
+  const list = (flag, all, byDefault) => {
+    if (!flags[flag]) return byDefault;
     const chosen = String(flags[flag]).split(',').filter(Boolean);
     for (const c of chosen) if (!all.includes(c)) throw new Error(`--${flag}: unknown ${c} (known: ${all.join(', ')})`);
     return chosen;
   };
+  const targets = list('targets', ALL_TARGETS, DEFAULT_TARGETS);
+  // A smoke run covers one distinct and one repeated mode; a full run all four. Asking for the
+  // lists-off target without naming modes adds tools-call (ping is repeated-RS256).
+  let modes = list('modes', ALL_MODES, quick ? ['distinct-RS256', 'repeated-RS256', 'no-token'] : DEFAULT_MODES);
+  if (!flags.modes && targets.includes('mcp-gate-lists-off')) modes = [...modes, 'tools-call'];
   return {
     quick,
     durationSec: pick('duration', 'BENCH_DURATION', 3, 0.3),
@@ -90,10 +109,8 @@ function parseConfig(argv) {
     reps: Math.round(pick('reps', 'BENCH_REPS', 3, 1)),
     rounds: Math.round(pick('rounds', 'BENCH_ROUNDS', 3, 1)),
     timeoutSec: pick('timeout', 'BENCH_TIMEOUT', 600, 600),
-    modes: list('modes', ALL_MODES),
-    // A smoke run covers one distinct and one repeated mode; a full run all four.
-    ...(quick && !flags.modes ? { modes: ['distinct-RS256', 'repeated-RS256', 'no-token'] } : {}),
-    targets: list('targets', ALL_TARGETS),
+    modes,
+    targets,
     rules: Boolean(flags.rules) || process.env.BENCH_RULES === '1',
     out: path.resolve(REPO, flags.out || process.env.BENCH_OUT || 'tests/.tmp/bench.json'),
     keep: Boolean(flags.keep),
@@ -210,6 +227,8 @@ async function main() {
     report.loadavg = { before: loadBefore, after: os.loadavg() };
     report.comparison = compare(report.runs);
     report.targets = checkTargets(report);
+    const lists = listFiltering(report.runs);
+    if (lists) report.listFiltering = lists;
     mkdirSync(path.dirname(cfg.out), { recursive: true });
     writeFileSync(cfg.out, `${JSON.stringify(report, null, 2)}\n`);
     printReport(report);
@@ -297,10 +316,19 @@ async function bench(cfg, runDir, cleanups) {
         { name: 'session', match: { method: 'initialize' }, require: [] },
         { name: 'notifications', match: { method: 'notifications/*' }, require: [] },
         { name: 'ping', match: { method: 'ping' }, require: ['mcp:ping'] },
+        // After `ping`, so that a ping is decided as before; for the tools-call mode and the
+        // check that list filtering is on (tools/list shows only `echo`) or off (every tool).
+        { name: 'echo', match: { method: 'tools/call', name: 'echo' }, require: ['mcp:tools:echo'] },
+        { name: 'tool lists', match: { method: 'tools/list' }, require: [] },
       ],
     });
   }
   const kvWorker = path.join(BENCH_DIR, 'kv-worker.mjs');
+  const mcpGateModules = [
+    { name: 'worker/shim.mjs', type: 'esModule', file: snapshot.shim },
+    { name: 'index.js', type: 'esModule', file: snapshot.js },
+    { name: 'index_bg.wasm', type: 'wasm', file: snapshot.wasm },
+  ];
   const configs = {
     passthrough: writeConfig({
       dir: runDir,
@@ -336,11 +364,7 @@ async function bench(cfg, runDir, cleanups) {
     'mcp-gate': writeConfig({
       dir: runDir,
       name: 'mcp-gate',
-      modules: [
-        { name: 'worker/shim.mjs', type: 'esModule', file: snapshot.shim },
-        { name: 'index.js', type: 'esModule', file: snapshot.js },
-        { name: 'index_bg.wasm', type: 'wasm', file: snapshot.wasm },
-      ],
+      modules: mcpGateModules,
       vars,
       kv,
       kvWorker,
@@ -348,6 +372,19 @@ async function bench(cfg, runDir, cleanups) {
       compatibilityFlags: compat.compatibility_flags,
     }),
   };
+  // The same snapshot with list filtering off (issue 13: non-list requests pay nothing for it).
+  if (cfg.targets.includes('mcp-gate-lists-off')) {
+    configs['mcp-gate-lists-off'] = writeConfig({
+      dir: runDir,
+      name: 'mcp-gate-lists-off',
+      modules: mcpGateModules,
+      vars: { ...vars, FILTER_LISTS: 'false' },
+      kv,
+      kvWorker,
+      compatibilityDate: compat.compatibility_date,
+      compatibilityFlags: compat.compatibility_flags,
+    });
+  }
 
   const targets = [];
   for (const name of cfg.targets) {
@@ -371,6 +408,25 @@ async function bench(cfg, runDir, cleanups) {
       if (none.status !== 401 || bad.status !== 401 || es.status !== 200) {
         throw new Error(`${t.name}: expected 401 without token, 401 with a bad signature and 200 with ES256; got ${none.status}, ${bad.status}, ${es.status}`);
       }
+    }
+    if (cfg.modes.includes('tools-call')) {
+      const call = await post(t.url, callBody(5), { token: tokens.RS256.one, session: t.session });
+      const text = rpcResult(call.body)?.result?.content?.[0]?.text;
+      if (call.status !== 200 || text !== ECHO_TEXT) {
+        throw new Error(`${t.name}: tools/call of echo answered ${call.status}: ${call.body.slice(0, 300)}`);
+      }
+    }
+    // The two builds really differ: under the rules document only `echo` may be called, so a
+    // filtered tools/list shows `echo` alone and an unfiltered one every tool of the origin.
+    if (cfg.rules && MCP_GATES.includes(t.name)) {
+      const list = await post(t.url, toolsListBody(6), { token: tokens.RS256.one, session: t.session });
+      const names = (rpcResult(list.body)?.result?.tools ?? []).map((x) => x.name);
+      const filtered = names.length === 1 && names[0] === 'echo';
+      const wantFiltered = t.name === 'mcp-gate';
+      if (list.status !== 200 || !names.includes('echo') || filtered !== wantFiltered) {
+        throw new Error(`${t.name}: tools/list should be ${wantFiltered ? 'filtered to echo' : 'unfiltered'}; got ${list.status} with ${JSON.stringify(names)}`);
+      }
+      t.toolsListed = names.length;
     }
   }
   const originSession = targets.find((t) => t.name === 'origin')?.session ?? (await openSession(origin.url, tokens.RS256.one, 'origin'));
@@ -417,6 +473,10 @@ async function bench(cfg, runDir, cleanups) {
   // --- load
   const requestSource = (mode, t) => {
     if (mode === 'no-token') return (n) => ({ headers: { 'mcp-session-id': t.session }, body: pingBody(n) });
+    if (mode === 'tools-call') {
+      const headers = { authorization: `Bearer ${tokens.RS256.one}`, 'mcp-session-id': t.session };
+      return (n) => ({ headers, body: callBody(n) });
+    }
     const [kind, alg] = mode.split('-');
     const pool = kind === 'distinct' ? tokens[alg].pool : [tokens[alg].one];
     t.cursor ??= {};
@@ -426,7 +486,7 @@ async function bench(cfg, runDir, cleanups) {
     };
   };
   const slice = async (t, connections, durationSec, requestFor, expectStatus) => {
-    const before = t.name === 'mcp-gate' ? await cacheCounters(t.url) : null;
+    const before = MCP_GATES.includes(t.name) ? await cacheCounters(t.url) : null;
     const r = await measureSlice({
       url: t.url,
       path: MCP_PATH,
@@ -493,7 +553,7 @@ async function bench(cfg, runDir, cleanups) {
     config: { ...cfg, out: path.relative(REPO, cfg.out), resource: RESOURCE, issuer: ISSUER, compatibility: compat },
     machine: machine(),
     build: buildInfo,
-    request: `POST ${MCP_PATH} ${pingBody('<n>')} (MCP ping on one session per target; SSE response from the origin)`,
+    request: `POST ${MCP_PATH} ${pingBody('<n>')} (MCP ping on one session per target; SSE response from the origin)${cfg.modes.includes('tools-call') ? `; tools-call: ${callBody('<n>')}` : ''}`,
     sizes,
     firstResponse,
     runs,
@@ -504,7 +564,14 @@ async function bench(cfg, runDir, cleanups) {
       'CPU µs/req = CPU time (all threads, /proc schedstat) of the target process during the phase / requests; workerd does not expose per-request CPU time to a Worker',
       `distinct = a pool of ${cfg.pool} tokens per algorithm used in rotation (each token re-used only after ${cfg.pool} requests)`,
       'KiB = 1024 bytes; gzip = zlib default level of all modules together, as `wrangler deploy` reports',
+      ...(cfg.modes.includes('tools-call') ? ['tools-call = a tools/call of the origin\'s echo tool with one repeated RS256 token'] : []),
+      ...(cfg.targets.includes('mcp-gate-lists-off')
+        ? [`mcp-gate-lists-off = the same build with FILTER_LISTS=false${cfg.rules ? '' : ' (without --rules the gate filters nothing either way)'}`]
+        : []),
     ],
+    ...(MCP_GATES.every((g) => cfg.targets.includes(g)) && cfg.rules
+      ? { listsCheck: Object.fromEntries(targets.filter((t) => MCP_GATES.includes(t.name)).map((t) => [t.name, `tools/list shows ${t.toolsListed} tool(s)`])) }
+      : {}),
   };
 }
 

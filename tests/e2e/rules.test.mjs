@@ -499,7 +499,13 @@ describe('scope rules from KV (rules.example.json); changing them while the gate
     // The requirement changed (not a blanket refusal): the new scope opens tools/list.
     const withScope = await listTools(lister, session);
     assert.equal(withScope.status, 200, `tools/list with mcp:tools:list: ${withScope.text}`);
-    assert.ok(rpcMessagesOf(withScope)[0]?.result?.tools?.length > 0);
+    // The list itself is filtered (README "Scope-aware lists"): this token may call no tool,
+    // so it sees none; a token that may call tools sees them.
+    const listed = rpcMessagesOf(withScope)[0]?.result;
+    assert.ok(Array.isArray(listed?.tools), `a tools/list result: ${withScope.text}`);
+    assert.equal(listed.tools.length, 0, 'no tool this token could call');
+    const callers = await listTools(await stack.token(`${BASELINE} mcp:tools:list mcp:tools:*`), session);
+    assert.ok(rpcMessagesOf(callers)[0]?.result?.tools?.length > 0, `tools for a caller: ${callers.text}`);
     changedRulesLive = true;
   });
 

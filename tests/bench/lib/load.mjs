@@ -126,5 +126,15 @@ export function summarize(slices, { connections, durationSec }) {
     cpuUsPerRequest: perReqUs(sum('cpuNs')),
     originCpuUsPerRequest: perReqUs(sum('originCpuNs')),
     loadGenCpuUsPerRequest: perReqUs(sum('loadGenCpuNs')),
+    // Each slice on its own (the spread of a phase: how far apart two targets must be to differ).
+    perSlice: slices.map((s) => {
+      const l = [...s.latencies].sort((a, b) => a - b);
+      const n = Object.values(s.statuses).reduce((a, b) => a + b, 0);
+      return {
+        p50: round3(l.length ? l[Math.max(0, Math.ceil(0.5 * l.length) - 1)] : NaN),
+        rps: Math.round(s.ok / s.activeSec),
+        cpuUsPerRequest: n > 0 && Number.isFinite(s.cpuNs) ? Math.round(s.cpuNs / n / 10) / 100 : null,
+      };
+    }),
   };
 }

@@ -1,6 +1,7 @@
 // The MCP requests the benchmark sends: one session per target (initialize once, then the
-// cheap `ping` request, each with its own JSON-RPC id so concurrent requests on one session
-// never collide in the origin's stream mapping).
+// cheap `ping` request — or, in the `tools-call` mode, a call of the origin's `echo` tool —
+// each with its own JSON-RPC id so concurrent requests on one session never collide in the
+// origin's stream mapping).
 
 import { rawRequest } from '../../support/http.mjs';
 
@@ -14,6 +15,14 @@ export const baseHeaders = {
 };
 
 export const pingBody = (id) => `{"jsonrpc":"2.0","id":${id},"method":"ping"}`;
+
+/** A tools/call of the example origin's `echo` tool (tests/origin/server.mjs), which answers `ECHO_TEXT`. */
+export const ECHO_TEXT = 'bench';
+export const callBody = (id) =>
+  `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"echo","arguments":{"text":"${ECHO_TEXT}"}}}`;
+
+/** A tools/list (used once per gate to check whether list filtering is on). */
+export const toolsListBody = (id) => `{"jsonrpc":"2.0","id":${id},"method":"tools/list"}`;
 
 const flat = (obj) => Object.entries(obj);
 

@@ -16,7 +16,12 @@ export function compare(runs) {
     const m = of('mcp-gate');
     if (!m) continue;
     const row = {};
-    for (const [key, other] of [['vsJoseGate', of('jose-gate')], ['vsJoseGateDuties', of('jose-gate-duties')], ['vsPassthrough', of('passthrough')]]) {
+    for (const [key, other] of [
+      ['vsJoseGate', of('jose-gate')],
+      ['vsJoseGateDuties', of('jose-gate-duties')],
+      ['vsPassthrough', of('passthrough')],
+      ['vsListsOff', of('mcp-gate-lists-off')],
+    ]) {
       if (!other) continue;
       row[key] = {
         p50: ratio(m.latency.p50, other.latency.p50),
@@ -37,7 +42,8 @@ export function checkTargets(report) {
   const checks = [];
   const { runs, comparison, sizes, firstResponse } = report;
   for (const [mode, row] of Object.entries(comparison)) {
-    if (mode === 'no-token') continue; // informational: the fixed cost of the gate, not a target
+    // no-token is informational (the fixed cost of the gate); tools-call belongs to issue 13.
+    if (mode === 'no-token' || mode === 'tools-call') continue;
     const m = runs.find((r) => r.mode === mode && r.target === 'mcp-gate');
     const j = runs.find((r) => r.mode === mode && r.target === 'jose-gate');
     if (j && row.vsJoseGate) {
@@ -79,6 +85,48 @@ export function checkTargets(report) {
   return checks;
 }
 
+const range = (xs) => {
+  const ok = xs.filter(Number.isFinite);
+  return ok.length ? [Math.min(...ok), Math.max(...ok)] : null;
+};
+const overlap = (a, b) => Boolean(a && b && a[0] <= b[1] && b[0] <= a[1]);
+
+/**
+ * Issue 13: per mode, mcp-gate (FILTER_LISTS on, the default) against the same build with
+ * FILTER_LISTS=false — p50 (1 connection), req/s (load) and CPU µs/req (load), the ratios
+ * on/off, and the spread of the per-slice figures (to tell a difference from noise). Null when
+ * the lists-off target did not run.
+ */
+export function listFiltering(runs) {
+  const rows = [];
+  for (const mode of [...new Set(runs.map((r) => r.mode))]) {
+    const on = runs.find((r) => r.mode === mode && r.target === 'mcp-gate');
+    const off = runs.find((r) => r.mode === mode && r.target === 'mcp-gate-lists-off');
+    if (!on || !off) continue;
+    const spread = (run) => ({
+      p50: range((run.latency.perSlice ?? []).map((x) => x.p50)),
+      rps: range((run.load.perSlice ?? []).map((x) => x.rps)),
+      cpuUsPerRequest: range((run.load.perSlice ?? []).map((x) => x.cpuUsPerRequest)),
+    });
+    const sOn = spread(on);
+    const sOff = spread(off);
+    rows.push({
+      mode,
+      on: { p50: on.latency.p50, p99: on.latency.p99, rps: on.load.rps, cpuUsPerRequest: on.load.cpuUsPerRequest, slices: sOn },
+      off: { p50: off.latency.p50, p99: off.latency.p99, rps: off.load.rps, cpuUsPerRequest: off.load.cpuUsPerRequest, slices: sOff },
+      ratio: {
+        p50: ratio(on.latency.p50, off.latency.p50),
+        rps: ratio(on.load.rps, off.load.rps),
+        cpuUsPerRequest: ratio(on.load.cpuUsPerRequest, off.load.cpuUsPerRequest),
+      },
+      addedCpuUsPerRequest: diff(on.load.cpuUsPerRequest, off.load.cpuUsPerRequest),
+      // Whether the per-slice ranges of the two builds overlap (needs --rounds ≥ 2 to mean much).
+      slicesOverlap: { p50: overlap(sOn.p50, sOff.p50), rps: overlap(sOn.rps, sOff.rps), cpuUsPerRequest: overlap(sOn.cpuUsPerRequest, sOff.cpuUsPerRequest) },
+    });
+  }
+  return rows.length ? rows : null;
+}
+
 const pad = (s, n) => String(s ?? '–').padStart(n);
 const padEnd = (s, n) => String(s ?? '–').padEnd(n);
 const fmt = (x, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '–');
@@ -94,8 +142,8 @@ export function printReport(r) {
   p(`request: ${r.request}`);
   p(`phases: ${r.config.durationSec} s each; latency with 1 connection, load with ${r.config.connections}; ${r.config.rules ? 'rules document seeded' : 'no rules document (authenticated mode)'}`);
   p();
-  p(`${padEnd('mode', 15)} ${padEnd('target', 17)}|${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('req/s', 7)} |${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('req/s', 7)} |${pad('CPU µs/req', 11)}${pad('origin', 8)}${pad('cache hit/miss', 16)}`);
-  p(`${padEnd('', 15)} ${padEnd('', 17)}|${padEnd('   1 connection', 23)} |${padEnd(`   ${r.config.connections} connections`, 23)} |${pad('target', 11)}${pad('µs/req', 8)}`);
+  p(`${padEnd('mode', 15)} ${padEnd('target', 19)}|${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('req/s', 7)} |${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('req/s', 7)} |${pad('CPU µs/req', 11)}${pad('origin', 8)}${pad('cache hit/miss', 16)}`);
+  p(`${padEnd('', 15)} ${padEnd('', 19)}|${padEnd('   1 connection', 23)} |${padEnd(`   ${r.config.connections} connections`, 23)} |${pad('target', 11)}${pad('µs/req', 8)}`);
   let last = null;
   for (const run of r.runs) {
     if (last && last !== run.mode) p();
@@ -104,7 +152,7 @@ export function printReport(r) {
     const cache = d.tokenCache ? `${d.tokenCache.hits}/${d.tokenCache.misses}` : '';
     const bad = l.ok !== l.requests || d.ok !== d.requests ? '  unexpected statuses!' : '';
     p(
-      `${padEnd(run.mode, 15)} ${padEnd(run.target, 17)}|${pad(fmt(l.p50), 8)}${pad(fmt(l.p99), 8)}${pad(l.rps, 7)} |${pad(fmt(d.p50), 8)}${pad(fmt(d.p99), 8)}${pad(d.rps, 7)} |${pad(fmt(d.cpuUsPerRequest, 0), 11)}${pad(fmt(d.originCpuUsPerRequest, 0), 8)}${pad(cache, 16)}${bad}`,
+      `${padEnd(run.mode, 15)} ${padEnd(run.target, 19)}|${pad(fmt(l.p50), 8)}${pad(fmt(l.p99), 8)}${pad(l.rps, 7)} |${pad(fmt(d.p50), 8)}${pad(fmt(d.p99), 8)}${pad(d.rps, 7)} |${pad(fmt(d.cpuUsPerRequest, 0), 11)}${pad(fmt(d.originCpuUsPerRequest, 0), 8)}${pad(cache, 16)}${bad}`,
     );
   }
   p();
@@ -114,9 +162,34 @@ export function printReport(r) {
       x
         ? `${name}: p50 ${fmt(x.p50, 2)}x p99 ${fmt(x.p99, 2)}x req/s ${fmt(x.rps, 2)}x, added p50 ${x.addedP50Ms >= 0 ? '+' : ''}${fmt(x.addedP50Ms)} ms, added CPU ${x.addedCpuUsPerRequest >= 0 ? '+' : ''}${fmt(x.addedCpuUsPerRequest, 0)} µs/req`
         : '';
-    p(`  ${padEnd(mode, 15)} ${part('vs jose gate', row.vsJoseGate)}`);
-    if (row.vsJoseGateDuties) p(`  ${padEnd('', 15)} ${part('vs jose gate with the same duties', row.vsJoseGateDuties)}`);
-    if (row.vsPassthrough) p(`  ${padEnd('', 15)} ${part('vs pass-through', row.vsPassthrough)}`);
+    const parts = [
+      part('vs jose gate', row.vsJoseGate),
+      part('vs jose gate with the same duties', row.vsJoseGateDuties),
+      part('vs pass-through', row.vsPassthrough),
+      part('vs the same build with FILTER_LISTS=false', row.vsListsOff),
+    ].filter(Boolean);
+    parts.forEach((text, i) => p(`  ${padEnd(i === 0 ? mode : '', 15)} ${text}`));
+  }
+  if (r.listFiltering) {
+    const what = { 'tools-call': 'tools/call echo', 'no-token': 'ping, no token (401)' };
+    const label = (mode) => what[mode] ?? `ping, ${mode.replace('-', ' ')}`;
+    const spanOf = (x, d) => (x ? `${fmt(x[0], d)}–${fmt(x[1], d)}` : '–');
+    p();
+    p(`list filtering on (mcp-gate) vs off (mcp-gate-lists-off), non-list requests${r.config.rules ? '' : ' — no rules document: the gate filters nothing either way'}:`);
+    p(`  ${padEnd('request', 28)}|${pad('p50 on', 8)}${pad('off', 8)}${pad('on/off', 8)} |${pad('req/s on', 9)}${pad('off', 7)}${pad('on/off', 8)} |${pad('CPU µs on', 10)}${pad('off', 6)}${pad('on/off', 8)}${pad('diff', 7)}`);
+    for (const x of r.listFiltering) {
+      p(
+        `  ${padEnd(label(x.mode), 28)}|${pad(fmt(x.on.p50), 8)}${pad(fmt(x.off.p50), 8)}${pad(fmt(x.ratio.p50, 2), 8)} |${pad(x.on.rps, 9)}${pad(x.off.rps, 7)}${pad(fmt(x.ratio.rps, 2), 8)} |${pad(fmt(x.on.cpuUsPerRequest, 0), 10)}${pad(fmt(x.off.cpuUsPerRequest, 0), 6)}${pad(fmt(x.ratio.cpuUsPerRequest, 2), 8)}${pad(`${x.addedCpuUsPerRequest >= 0 ? '+' : ''}${fmt(x.addedCpuUsPerRequest, 0)}`, 7)}`,
+      );
+    }
+    if (r.config.rounds > 1) {
+      p('  per-slice spread (on | off), overlapping ranges = a difference within this run\'s noise:');
+      for (const x of r.listFiltering) {
+        const col = (k, d) => `${spanOf(x.on.slices[k], d)} | ${spanOf(x.off.slices[k], d)}${x.slicesOverlap[k] ? '' : ' (apart)'}`;
+        p(`  ${padEnd(label(x.mode), 28)} p50 ${col('p50', 3)}; req/s ${col('rps', 0)}; CPU µs ${col('cpuUsPerRequest', 0)}`);
+      }
+    }
+    if (r.listsCheck) p(`  check: ${Object.entries(r.listsCheck).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   }
   p();
   p('bundle sizes (raw / gzip):');
