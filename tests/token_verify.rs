@@ -37,6 +37,7 @@ fn valid_tokens_of_every_algorithm_verify() {
     assert_eq!(ok.issuer(), ISS);
     assert_eq!(ok.subject(), Some("user-1"));
     assert_eq!(ok.client_id(), Some("client-1"));
+    assert_eq!(ok.jti(), Some("j-1"));
     assert_eq!(ok.scopes(), ["mcp:tools:weather", "mcp:read"]);
     check(&token(
         json!({"alg": "PS256", "kid": "rsa-1"}),
