@@ -183,6 +183,35 @@ fn two_authorization_headers_are_a_bad_request() {
 }
 
 #[test]
+fn credential_refusals_are_logged_with_their_reason() {
+    let s = settings(&[]);
+    let token = bearer("mcp:tools:*");
+    for (pairs, reason) in [
+        (vec![], "no_credentials"),
+        (
+            vec![
+                ("authorization", token.as_str()),
+                ("authorization", token.as_str()),
+            ],
+            "multiple_credentials",
+        ),
+        (vec![("authorization", "Bearer a b")], "malformed_bearer"),
+    ] {
+        let refusal = *run(
+            Method::POST,
+            &headers(&pairs),
+            &call("echo"),
+            &s,
+            RulesView::Authenticated,
+        )
+        .unwrap_err();
+        let log = log_of(refusal);
+        assert_eq!(log.reason, reason);
+        assert_eq!(log.decision, "deny");
+    }
+}
+
+#[test]
 fn invalid_tokens_get_invalid_token_without_echoing_the_token() {
     let s = settings(&[]);
     let mut expired = claims();

@@ -193,6 +193,13 @@ fn time_claims() {
     let mut c = claims();
     c["iat"] = json!(NOW + 120);
     assert_eq!(check(&rs256(c)).unwrap_err(), TokenError::IssuedInFuture);
+    // The leeway is inclusive: `iat` exactly 60 s ahead passes, one second more does not.
+    let mut c = claims();
+    c["iat"] = json!(NOW + 60);
+    check(&rs256(c)).unwrap();
+    let mut c = claims();
+    c["iat"] = json!(NOW + 61);
+    assert_eq!(check(&rs256(c)).unwrap_err(), TokenError::IssuedInFuture);
     let mut c = claims();
     c["exp"] = json!("tomorrow");
     assert_eq!(check(&rs256(c)).unwrap_err(), TokenError::MalformedClaims);
