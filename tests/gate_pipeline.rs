@@ -216,9 +216,17 @@ fn invalid_tokens_get_invalid_token_without_echoing_the_token() {
     let s = settings(&[]);
     let mut expired = claims();
     expired["exp"] = json!(NOW - 3600);
-    for bad in [
-        "Bearer a.b.c".to_owned(),
-        format!("Bearer {}", rs256(expired)),
+    for (bad, description, reason) in [
+        (
+            "Bearer a.b.c".to_owned(),
+            "The access token is invalid",
+            "malformed_token",
+        ),
+        (
+            format!("Bearer {}", rs256(expired)),
+            "The access token expired",
+            "expired",
+        ),
     ] {
         let (status, challenge, body, refusal) = refused(run(
             Method::POST,
@@ -236,7 +244,11 @@ fn invalid_tokens_get_invalid_token_without_echoing_the_token() {
         assert!(challenge.ends_with(&format!("resource_metadata=\"{METADATA}\"")));
         let raw = bad.trim_start_matches("Bearer ");
         assert!(!challenge.contains(raw) && !body.to_string().contains(raw));
-        assert!(!log_of(refusal).to_json().contains(raw));
+        assert_eq!(body["error_description"], description);
+        assert!(challenge.contains(&format!("error_description=\"{description}\"")));
+        let log = log_of(refusal);
+        assert_eq!(log.reason, reason);
+        assert!(!log.to_json().contains(raw));
     }
 }
 

@@ -308,7 +308,7 @@ fn check_material(jwk: &JsonWebKey<'_>) -> Result<(), SkipReason> {
         JsonWebKey::EllipticCurve { .. } | JsonWebKey::KeyPair { .. } => {
             Err(SkipReason::Malformed("wrong coordinate length".into()))
         }
-        JsonWebKey::Symmetric { .. } => Err(SkipReason::UnsupportedKeyType("oct".into())),
+        // `kty` was checked before: a symmetric or unknown key never gets here.
         _ => Err(SkipReason::UnsupportedKeyType("unknown".into())),
     }
 }
@@ -351,6 +351,37 @@ mod tests {
 
     fn parse(keys: Vec<Value>) -> ParsedKeySet {
         KeySet::parse(json!({ "keys": keys }).to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn key_material_of_the_wrong_size_or_kind_is_skipped() {
+        let short = b64(&[1; 31]);
+        let parsed = parse(vec![
+            json!({"kty": "EC", "crv": "P-256", "kid": "short-x", "x": short, "y": b64(&[2; 32])}),
+            json!({"kty": "EC", "crv": "P-256", "kid": "short-y", "x": b64(&[1; 32]), "y": short}),
+            json!({"kty": "OKP", "crv": "Ed25519", "kid": "short-okp", "x": short}),
+            // An `alg` for another key type than the key's own.
+            json!({"kty": "EC", "crv": "P-256", "kid": "rsa-alg", "alg": "RS256",
+                   "x": b64(&[1; 32]), "y": b64(&[2; 32])}),
+            json!({"kty": "OKP", "crv": "Ed25519", "kid": "okp", "x": b64(&[3; 32])}),
+        ]);
+        let kids: Vec<_> = parsed
+            .set
+            .keys()
+            .iter()
+            .map(|k| k.kid.clone().unwrap())
+            .collect();
+        assert_eq!(kids, ["okp"]);
+        let reasons: Vec<_> = parsed.skipped.iter().map(|s| s.reason.clone()).collect();
+        assert_eq!(
+            reasons,
+            [
+                SkipReason::Malformed("wrong coordinate length".into()),
+                SkipReason::Malformed("wrong coordinate length".into()),
+                SkipReason::Malformed("wrong coordinate length".into()),
+                SkipReason::UnsupportedAlgorithm("RS256".into()),
+            ]
+        );
     }
 
     #[test]
