@@ -4,7 +4,6 @@
 /// A compiled pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
-    source: String,
     shape: Shape,
 }
 
@@ -43,15 +42,7 @@ impl Pattern {
                 suffix,
             }
         };
-        Pattern {
-            source: source.to_owned(),
-            shape,
-        }
-    }
-
-    /// The pattern as written in the document.
-    pub fn as_str(&self) -> &str {
-        &self.source
+        Pattern { shape }
     }
 
     /// Whether `value` matches. Leftmost placement of each middle piece is optimal for
