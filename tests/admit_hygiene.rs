@@ -7,7 +7,7 @@ mod common;
 use std::cell::RefCell;
 
 use common::*;
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::Method;
 use mcp_gate::admit::{AdmitError, McpHeader};
 use mcp_gate::gate::forward::{self, ClientFacts};
 use mcp_gate::gate::pipeline::{self, Allowed, ProtectedRequest, Refusal, RequestHead, RulesView};
@@ -17,28 +17,8 @@ use mcp_gate::rules::RuleSet;
 use mcp_gate::settings::Settings;
 use mcp_gate::token::cache::TokenCache;
 use mcp_gate::token::native::NativeVerifier;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in pairs {
-        map.append(
-            HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            HeaderValue::from_str(value).unwrap(),
-        );
-    }
-    map
-}
-
-fn bearer(scope: &str) -> String {
-    let mut c = claims();
-    c["scope"] = json!(scope);
-    format!("Bearer {}", rs256(c))
-}
-
-fn rules() -> RuleSet {
-    RuleSet::parse(include_str!("fixtures/rules.example.json")).unwrap()
-}
 
 /// The whole protected pipeline for a request to `path` with the raw `method`: route, admit
 /// the head, admit the body, verify, authorize.
@@ -356,7 +336,7 @@ fn bodies_are_limited_with_or_without_content_length() {
 #[test]
 fn member_names_equal_under_case_folding_are_refused_before_any_rule() {
     let s = settings(&[]);
-    let rules = rules();
+    let rules = example_rules();
     // Allowed by the rules for this token if read case-sensitively, a call of another tool if
     // read case-insensitively (Go's encoding/json).
     let token = bearer("mcp:tools:calendar:read");

@@ -15,7 +15,6 @@ use mcp_gate::gate::pipeline::{
     self, AdmittedHead, Allowed, ProtectedRequest, Refusal, RequestHead, RulesView,
 };
 use mcp_gate::gate::GateError;
-use mcp_gate::rules::RuleSet;
 use mcp_gate::settings::{Settings, SettingsError};
 use mcp_gate::token::cache::TokenCache;
 use mcp_gate::token::native::NativeVerifier;
@@ -24,30 +23,9 @@ use serde_json::{json, Value};
 
 const METADATA: &str = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp";
 
-fn rules() -> RuleSet {
-    RuleSet::parse(include_str!("fixtures/rules.example.json")).unwrap()
-}
-
 fn call(tool: &str) -> String {
     json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": {}}})
         .to_string()
-}
-
-fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in pairs {
-        map.append(
-            HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            HeaderValue::from_str(value).unwrap(),
-        );
-    }
-    map
-}
-
-fn bearer(scope: &str) -> String {
-    let mut c = claims();
-    c["scope"] = json!(scope);
-    format!("Bearer {}", rs256(c))
 }
 
 /// `headers` of a request, with `Content-Type: application/json` added to a `POST` that has
@@ -133,7 +111,7 @@ fn refused(result: Result<Allowed, Box<Refusal>>) -> (u16, Option<String>, Value
 #[test]
 fn no_credentials_get_a_plain_challenge_with_the_scopes_the_request_needs() {
     let s = settings(&[]);
-    let rules = rules();
+    let rules = example_rules();
     let (status, challenge, _, _) = refused(run(
         Method::POST,
         &headers(&[]),
@@ -255,7 +233,7 @@ fn invalid_tokens_get_invalid_token_without_echoing_the_token() {
 #[test]
 fn insufficient_scope_names_every_scope_the_request_needs() {
     let s = settings(&[("REQUIRED_SCOPES", "mcp:base")]);
-    let rules = rules();
+    let rules = example_rules();
     let token = bearer("mcp:base mcp:tools:calendar:read");
     let (status, challenge, body, refusal) = refused(run(
         Method::POST,
@@ -291,7 +269,7 @@ fn insufficient_scope_names_every_scope_the_request_needs() {
 #[test]
 fn no_matching_rule_under_deny_is_access_denied_without_a_challenge() {
     let s = settings(&[]);
-    let rules = rules();
+    let rules = example_rules();
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "sampling/createMessage", "params": {}})
         .to_string();
     let (status, challenge, json_body, _) = refused(run(
@@ -678,7 +656,7 @@ impl mcp_gate::token::SignatureVerifier for CountingVerifier {
 #[test]
 fn repeated_tokens_are_served_from_the_cache_and_scopes_are_still_checked() {
     let s = settings(&[]);
-    let rules = rules();
+    let rules = example_rules();
     let keys = key_set();
     let cache = RefCell::new(TokenCache::new());
     let verifier = CountingVerifier(std::cell::Cell::new(0));

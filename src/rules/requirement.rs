@@ -101,6 +101,8 @@ impl RuleSet {
                 .iter()
                 .map(|message| match message {
                     RpcMessage::Call(call) => self.decide(request, Some(call)),
+                    // With no call, a rule with a `method`, `name` or `uri` pattern never
+                    // holds: only rules on `http_method`/`path` alone (or `match: {}`) apply.
                     RpcMessage::Response => self.decide_response(request),
                 })
                 .collect::<Result<Vec<_>, _>>()?,
@@ -111,37 +113,33 @@ impl RuleSet {
         })
     }
 
+    /// A JSON-RPC response: a rule on `http_method`/`path` decides, else the baseline alone.
     fn decide_response(
         &self,
         request: &RequestFacts<'_>,
     ) -> Result<MessageRequirement, AuthzError> {
-        // With no call, a rule with a `method`, `name` or `uri` pattern never holds: only
-        // rules on `http_method`/`path` alone (or `match: {}`) apply to responses.
-        let matched = self
-            .rules
-            .iter()
-            .enumerate()
-            .find(|(_, rule)| rule.matcher.holds(request, None));
-        let decision = match matched {
-            Some((index, rule)) => Decision::Rule {
-                rule: rule.name.clone(),
-                index,
-                scopes: fill(rule, None)?,
-            },
-            None => Decision::Response,
-        };
-        Ok(MessageRequirement {
-            rpc_method: None,
-            rpc_name: None,
-            rpc_uri: None,
-            decision,
-        })
+        self.first_match(request, None, Decision::Response)
     }
 
+    /// A call, or a request without a body: a rule decides, else `default`.
     fn decide(
         &self,
         request: &RequestFacts<'_>,
         call: Option<&RpcCall>,
+    ) -> Result<MessageRequirement, AuthzError> {
+        let otherwise = match self.default {
+            DefaultDecision::Authenticated => Decision::Authenticated,
+            DefaultDecision::Deny => Decision::Denied,
+        };
+        self.first_match(request, call, otherwise)
+    }
+
+    /// The first rule whose match holds decides; `otherwise` when none does.
+    fn first_match(
+        &self,
+        request: &RequestFacts<'_>,
+        call: Option<&RpcCall>,
+        otherwise: Decision,
     ) -> Result<MessageRequirement, AuthzError> {
         let matched = self
             .rules
@@ -154,10 +152,7 @@ impl RuleSet {
                 index,
                 scopes: fill(rule, call)?,
             },
-            None => match self.default {
-                DefaultDecision::Authenticated => Decision::Authenticated,
-                DefaultDecision::Deny => Decision::Denied,
-            },
+            None => otherwise,
         };
         Ok(MessageRequirement {
             rpc_method: call.map(|call| call.method.clone()),

@@ -9,6 +9,8 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use jwt_compact::alg::{Ed25519, Es256, ModulusBits, Rsa, RsaPrivateKey};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{Algorithm as _, AlgorithmSignature as _};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use mcp_gate::rules::RuleSet;
 use mcp_gate::settings::Settings;
 use mcp_gate::token::KeySet;
 use rand_core::OsRng;
@@ -131,4 +133,28 @@ pub fn rs256(claims: Value) -> String {
         claims,
         "rsa",
     )
+}
+
+/// A header map from `(name, value)` pairs, repeated names appended.
+pub fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    map
+}
+
+/// An `Authorization` value: a valid RS256 token (default claims) granting `scope`.
+pub fn bearer(scope: &str) -> String {
+    let mut c = claims();
+    c["scope"] = json!(scope);
+    format!("Bearer {}", rs256(c))
+}
+
+/// The example rules document (`tests/fixtures/rules.example.json`).
+pub fn example_rules() -> RuleSet {
+    RuleSet::parse(include_str!("../fixtures/rules.example.json")).unwrap()
 }
