@@ -19,7 +19,6 @@ use mcp_gate::token::cache::TokenCache;
 use mcp_gate::token::native::NativeVerifier;
 use serde_json::Value;
 
-
 /// The whole protected pipeline for a request to `path` with the raw `method`: route, admit
 /// the head, admit the body, verify, authorize.
 fn through(

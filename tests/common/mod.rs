@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use jwt_compact::alg::{Ed25519, Es256, ModulusBits, Rsa, RsaPrivateKey};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{Algorithm as _, AlgorithmSignature as _};
-use http::{HeaderMap, HeaderName, HeaderValue};
 use mcp_gate::rules::RuleSet;
 use mcp_gate::settings::Settings;
 use mcp_gate::token::KeySet;
