@@ -54,12 +54,14 @@ pub async fn filtered(
     let headers = response.headers();
     let content_type = essence(headers.get(CONTENT_TYPE.as_str()).ok().flatten());
     let cache_control = headers.get(CACHE_CONTROL.as_str()).ok().flatten();
-    let mut edits = cors;
-    edits.push(HeaderEdit::Set(
+    // The answer may now depend on the token: no shared cache may keep it.
+    let private = HeaderEdit::Set(
         CACHE_CONTROL,
         HeaderValue::from_str(&private_cache_control(cache_control.as_deref()))
             .unwrap_or_else(|_| HeaderValue::from_static("private")),
-    ));
+    );
+    let mut edits = cors.clone();
+    edits.push(private);
     match content_type.as_str() {
         "text/event-stream" => {
             let relay = SseRelay {
@@ -114,7 +116,7 @@ pub async fn filtered(
         // 2xx answer must be one of the two forms.
         _ if requests.is_unknown_ids() => {
             log(line, started);
-            let headers = edited_copy(&headers, &edits[..edits.len() - 1])?;
+            let headers = edited_copy(&headers, &cors)?;
             let init = web_sys::ResponseInit::new();
             init.set_status(response.status());
             init.set_status_text(&response.status_text());
