@@ -127,6 +127,20 @@ function expectGateError(out, status, error) {
  */
 
 /** @type {RequestClass[]} */
+/**
+ * A POST in the load's MCP session: JSON headers (or `contentType`), the bearer `token`, the
+ * session headers, to the MCP endpoint (or `path`).
+ */
+function sessionPost(ctx, token, body, { path = RESOURCE_PATH, contentType } = {}) {
+  const type = contentType ? { 'Content-Type': contentType } : {};
+  return {
+    method: 'POST',
+    path,
+    headers: { ...JSON_HEADERS, ...type, ...bearer(token), ...ctx.sessionHeaders() },
+    body,
+  };
+}
+
 const CLASSES = [
   {
     name: 'call_allowed',
@@ -137,12 +151,7 @@ const CLASSES = [
       const text = `load-${n}-${randomUUID().slice(0, 8)}`;
       return {
         data: text,
-        opts: {
-          method: 'POST',
-          path: RESOURCE_PATH,
-          headers: { ...JSON_HEADERS, ...bearer(pick(ctx.valid, n)), ...ctx.sessionHeaders() },
-          body: rpc(n, 'tools/call', { name: 'echo', arguments: { text } }),
-        },
+        opts: sessionPost(ctx, pick(ctx.valid, n), rpc(n, 'tools/call', { name: 'echo', arguments: { text } })),
       };
     },
     check(out, text) {
@@ -160,12 +169,7 @@ const CLASSES = [
     forwarded: true,
     make(ctx, n) {
       return {
-        opts: {
-          method: 'POST',
-          path: RESOURCE_PATH,
-          headers: { ...JSON_HEADERS, ...bearer(pick(ctx.valid, n)), ...ctx.sessionHeaders() },
-          body: rpc(n, 'tools/list'),
-        },
+        opts: sessionPost(ctx, pick(ctx.valid, n), rpc(n, 'tools/list')),
       };
     },
     check(out) {
@@ -223,12 +227,7 @@ const CLASSES = [
     forwarded: false,
     make(ctx, n) {
       return {
-        opts: {
-          method: 'POST',
-          path: RESOURCE_PATH,
-          headers: { ...JSON_HEADERS, ...bearer(pick(ctx.narrow, n)), ...ctx.sessionHeaders() },
-          body: rpc(n, 'tools/call', { name: 'admin_reset', arguments: {} }),
-        },
+        opts: sessionPost(ctx, pick(ctx.narrow, n), rpc(n, 'tools/call', { name: 'admin_reset', arguments: {} })),
       };
     },
     check(out) {
@@ -247,12 +246,7 @@ const CLASSES = [
     forwarded: false,
     make(ctx, n) {
       return {
-        opts: {
-          method: 'POST',
-          path: RESOURCE_PATH,
-          headers: { ...JSON_HEADERS, ...bearer(pick(ctx.valid, n)), ...ctx.sessionHeaders() },
-          body: rpc(n, 'tasks/list'),
-        },
+        opts: sessionPost(ctx, pick(ctx.valid, n), rpc(n, 'tasks/list')),
       };
     },
     check(out) {
@@ -269,12 +263,7 @@ const CLASSES = [
     forwarded: false,
     make(ctx, n) {
       return {
-        opts: {
-          method: 'POST',
-          path: RESOURCE_PATH,
-          headers: { ...JSON_HEADERS, ...bearer(pick(ctx.valid, n)), ...ctx.sessionHeaders() },
-          body: `{"jsonrpc":"2.0","id":${n},"method":"tools/call","params":{"name":"echo","name":"admin_reset","arguments":{"text":"x"}}}`,
-        },
+        opts: sessionPost(ctx, pick(ctx.valid, n), `{"jsonrpc":"2.0","id":${n},"method":"tools/call","params":{"name":"echo","name":"admin_reset","arguments":{"text":"x"}}}`),
       };
     },
     check: (out) => statusIs(out, 400),
@@ -292,12 +281,7 @@ const CLASSES = [
         `{"jsonrpc":"2.0","id":${n},"method":"tools/call","METHOD":"tools/list","params":{"name":"echo","arguments":{"text":"x"}}}`,
       ];
       return {
-        opts: {
-          method: 'POST',
-          path: RESOURCE_PATH,
-          headers: { ...JSON_HEADERS, ...bearer(pick(ctx.valid, n)), ...ctx.sessionHeaders() },
-          body: pick(variants, n),
-        },
+        opts: sessionPost(ctx, pick(ctx.valid, n), pick(variants, n)),
       };
     },
     check: (out) => statusIs(out, 400),
@@ -311,12 +295,7 @@ const CLASSES = [
       const types = ['application/json; charset=utf-7', 'text/plain', 'application/json; charset=utf-16', 'application/x-www-form-urlencoded'];
       return {
         data: pick(types, n),
-        opts: {
-          method: 'POST',
-          path: RESOURCE_PATH,
-          headers: { ...JSON_HEADERS, 'Content-Type': pick(types, n), ...bearer(pick(ctx.valid, n)), ...ctx.sessionHeaders() },
-          body: rpc(n, 'tools/call', { name: 'echo', arguments: { text: 'media' } }),
-        },
+        opts: sessionPost(ctx, pick(ctx.valid, n), rpc(n, 'tools/call', { name: 'echo', arguments: { text: 'media' } }), { contentType: pick(types, n) }),
       };
     },
     check(out, type) {
@@ -333,12 +312,7 @@ const CLASSES = [
       const paths = ['/admin', '/mcp/', '/MCP', '/__echo', '/mcp/x'];
       return {
         data: pick(paths, n),
-        opts: {
-          method: 'POST',
-          path: pick(paths, n),
-          headers: { ...JSON_HEADERS, ...bearer(pick(ctx.valid, n)), ...ctx.sessionHeaders() },
-          body: rpc(n, 'tools/call', { name: 'echo', arguments: { text: 'path' } }),
-        },
+        opts: sessionPost(ctx, pick(ctx.valid, n), rpc(n, 'tools/call', { name: 'echo', arguments: { text: 'path' } }), { path: pick(paths, n) }),
       };
     },
     check(out, p) {
