@@ -353,6 +353,19 @@ mod tests {
         KeySet::parse(json!({ "keys": keys }).to_string().as_bytes()).unwrap()
     }
 
+    fn usable_kids(parsed: &ParsedKeySet) -> Vec<String> {
+        parsed
+            .set
+            .keys()
+            .iter()
+            .map(|k| k.kid.clone().unwrap())
+            .collect()
+    }
+
+    fn skip_reasons(parsed: &ParsedKeySet) -> Vec<SkipReason> {
+        parsed.skipped.iter().map(|s| s.reason.clone()).collect()
+    }
+
     #[test]
     fn key_material_of_the_wrong_size_or_kind_is_skipped() {
         let short = b64(&[1; 31]);
@@ -365,14 +378,9 @@ mod tests {
                    "x": b64(&[1; 32]), "y": b64(&[2; 32])}),
             json!({"kty": "OKP", "crv": "Ed25519", "kid": "okp", "x": b64(&[3; 32])}),
         ]);
-        let kids: Vec<_> = parsed
-            .set
-            .keys()
-            .iter()
-            .map(|k| k.kid.clone().unwrap())
-            .collect();
+        let kids = usable_kids(&parsed);
         assert_eq!(kids, ["okp"]);
-        let reasons: Vec<_> = parsed.skipped.iter().map(|s| s.reason.clone()).collect();
+        let reasons = skip_reasons(&parsed);
         assert_eq!(
             reasons,
             [
@@ -408,14 +416,9 @@ mod tests {
             json!("not a key"),
             ec(Some("ec")),
         ]);
-        let kids: Vec<_> = parsed
-            .set
-            .keys()
-            .iter()
-            .map(|k| k.kid.clone().unwrap())
-            .collect();
+        let kids = usable_kids(&parsed);
         assert_eq!(kids, ["good", "ec"]);
-        let reasons: Vec<_> = parsed.skipped.iter().map(|s| s.reason.clone()).collect();
+        let reasons = skip_reasons(&parsed);
         assert_eq!(
             reasons[..8],
             [

@@ -52,6 +52,19 @@ for (const form of ['sse', 'json']) {
         client,
         token,
         transport,
+        /** POSTs one JSON-RPC message in this session, as the SDK would, and returns the response. */
+        post: (message) =>
+          fetchWithTimeout(`${stack.gate.url}/mcp`, {
+            method: 'POST',
+            headers: {
+              Authorization: `Bearer ${token}`,
+              'Content-Type': 'application/json',
+              Accept: 'application/json, text/event-stream',
+              'Mcp-Session-Id': transport.sessionId,
+              'MCP-Protocol-Version': PROTOCOL_VERSION,
+            },
+            body: JSON.stringify(message),
+          }),
         async close() {
           await transport.terminateSession().catch(() => {});
           await client.close().catch(() => {});
@@ -101,17 +114,7 @@ for (const form of ['sse', 'json']) {
     test('a filtered answer is private to the token, counted in the log, with a correct length', T, async () => {
       const session = await connect('mcp:tools:calendar:read');
       try {
-        const res = await fetchWithTimeout(`${stack.gate.url}/mcp`, {
-          method: 'POST',
-          headers: {
-            Authorization: `Bearer ${session.token}`,
-            'Content-Type': 'application/json',
-            Accept: 'application/json, text/event-stream',
-            'Mcp-Session-Id': session.transport.sessionId,
-            'MCP-Protocol-Version': PROTOCOL_VERSION,
-          },
-          body: JSON.stringify({ jsonrpc: '2.0', id: 'list-7', method: 'tools/list', params: {} }),
-        });
+        const res = await session.post({ jsonrpc: '2.0', id: 'list-7', method: 'tools/list', params: {} });
         assert.equal(res.status, 200);
         assert.match(res.headers.get('cache-control') || '', /\bprivate\b/);
         const type = res.headers.get('content-type') || '';
@@ -147,21 +150,11 @@ for (const form of ['sse', 'json']) {
     test('requests that are not list requests stream through untouched', T, async () => {
       const session = await connect('mcp:tools:*');
       try {
-        const res = await fetchWithTimeout(`${stack.gate.url}/mcp`, {
-          method: 'POST',
-          headers: {
-            Authorization: `Bearer ${session.token}`,
-            'Content-Type': 'application/json',
-            Accept: 'application/json, text/event-stream',
-            'Mcp-Session-Id': session.transport.sessionId,
-            'MCP-Protocol-Version': PROTOCOL_VERSION,
-          },
-          body: JSON.stringify({
-            jsonrpc: '2.0',
-            id: 9,
-            method: 'tools/call',
-            params: { name: 'slow_count', arguments: { count: 4, interval_ms: 400 }, _meta: { progressToken: 'p9' } },
-          }),
+        const res = await session.post({
+          jsonrpc: '2.0',
+          id: 9,
+          method: 'tools/call',
+          params: { name: 'slow_count', arguments: { count: 4, interval_ms: 400 }, _meta: { progressToken: 'p9' } },
         });
         assert.equal(res.status, 200);
         assert.equal(res.headers.get('cache-control')?.includes('private') ?? false, false, 'no private marker on a call');

@@ -209,19 +209,10 @@ impl KeyCache {
 mod tests {
     use super::*;
     use crate::refresh::jwks::validate_key_set;
-    use base64ct::{Base64UrlUnpadded, Encoding};
     use url::Url;
 
     fn doc(kids: &[&str]) -> Vec<u8> {
-        let keys: Vec<_> = kids
-            .iter()
-            .map(|kid| {
-                serde_json::json!({"kty": "EC", "crv": "P-256", "kid": kid,
-                    "x": Base64UrlUnpadded::encode_string(&[1; 32]),
-                    "y": Base64UrlUnpadded::encode_string(&[2; 32])})
-            })
-            .collect();
-        serde_json::json!({ "keys": keys }).to_string().into_bytes()
+        super::super::test_key_set_json(kids).into_bytes()
     }
 
     fn fetched(kids: &[&str]) -> FetchedKeySet {

@@ -17,6 +17,21 @@ mod throttle;
 pub use health::{key_health, KeyHealth, LastRefreshReport};
 pub use key_cache::{KeyCache, KeySource, KvApplied, KvRead, KV_RELOAD_INTERVAL_MS};
 pub use mirror::{MirrorMemory, MIRROR_MEMORY_MS};
+
+/// A JWK Set document of P-256 keys with these `kid`s (test keys: fixed coordinates).
+#[cfg(test)]
+fn test_key_set_json(kids: &[&str]) -> String {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let keys: Vec<_> = kids
+        .iter()
+        .map(|kid| {
+            serde_json::json!({"kty": "EC", "crv": "P-256", "kid": kid,
+                "x": Base64UrlUnpadded::encode_string(&[1; 32]),
+                "y": Base64UrlUnpadded::encode_string(&[2; 32])})
+        })
+        .collect();
+    serde_json::json!({ "keys": keys }).to_string()
+}
 pub use negative::NegativeKids;
 pub use throttle::{
     LastRefresh, RefreshOutcome, RefreshResult, RefreshThrottle, RefreshTicket, RefreshTrigger,

@@ -307,16 +307,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn keys(kids: &[&str]) -> KeySet {
-        use base64ct::{Base64UrlUnpadded, Encoding};
-        let keys: Vec<_> = kids
-            .iter()
-            .map(|kid| {
-                serde_json::json!({"kty": "EC", "crv": "P-256", "kid": kid,
-                    "x": Base64UrlUnpadded::encode_string(&[1; 32]),
-                    "y": Base64UrlUnpadded::encode_string(&[2; 32])})
-            })
-            .collect();
-        KeySet::parse(serde_json::json!({ "keys": keys }).to_string().as_bytes())
+        KeySet::parse(super::super::test_key_set_json(kids).as_bytes())
             .unwrap()
             .set
     }
