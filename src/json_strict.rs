@@ -46,6 +46,17 @@ const DUPLICATE: &str = "\u{0}duplicate member";
 const TOO_DEEP: &str = "\u{0}too deep";
 const CONTROL: &str = "\u{0}control character in a member name";
 
+/// [`fold_case`] of a name the caller owns: an ASCII name, the common case, is folded in place
+/// (no second allocation per member of every body and token).
+fn folded(mut name: String) -> String {
+    if name.is_ascii() {
+        name.make_ascii_lowercase();
+        name
+    } else {
+        fold_case(&name)
+    }
+}
+
 /// A member name folded for comparison: equal results for names equal under Unicode simple
 /// case folding (and a few more: full upper- then lower-casing also folds `ß` to `ss`, which
 /// only refuses more). ASCII names, the common case, fold without allocating per character.
@@ -148,7 +159,7 @@ impl<'de> Visitor<'de> for UniqueMembers {
             if key.chars().any(char::is_control) {
                 return Err(de::Error::custom(CONTROL));
             }
-            if !seen.insert(fold_case(&key)) {
+            if !seen.insert(folded(key)) {
                 return Err(de::Error::custom(DUPLICATE));
             }
             map.next_value_seed(inner)?;

@@ -233,33 +233,31 @@ pub fn relay_plan(
 /// token, so no shared cache may keep it. `private` is added to the upstream's directives
 /// (unless they already forbid storing or sharing).
 pub fn private_cache_control(upstream: Option<&str>) -> String {
-    match upstream.map(str::trim).filter(|v| !v.is_empty()) {
-        None => "private".to_owned(),
-        Some(value) => {
-            let directives: Vec<String> = value
-                .split(',')
-                .map(|d| d.trim().to_ascii_lowercase())
-                .collect();
-            if directives.iter().any(|d| d == "private" || d == "no-store") {
-                value.to_owned()
-            } else {
-                let kept: Vec<&str> = value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|d| {
-                        let lower = d.to_ascii_lowercase();
-                        lower != "public" && !lower.starts_with("s-maxage")
-                    })
-                    .collect();
-                let mut out = kept.join(", ");
-                if !out.is_empty() {
-                    out.push_str(", ");
-                }
-                out.push_str("private");
-                out
-            }
-        }
+    let directives: Vec<&str> = upstream
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    let is = |d: &str, name: &str| d.eq_ignore_ascii_case(name);
+    if directives
+        .iter()
+        .any(|d| is(d, "private") || is(d, "no-store"))
+    {
+        return upstream.unwrap_or_default().trim().to_owned();
     }
+    // `public` and `s-maxage` speak to shared caches, which may not keep this answer.
+    let mut kept: Vec<&str> = directives
+        .into_iter()
+        .filter(|d| {
+            !is(d, "public")
+                && !d
+                    .get(..8)
+                    .is_some_and(|prefix| prefix.eq_ignore_ascii_case("s-maxage"))
+        })
+        .collect();
+    kept.push("private");
+    kept.join(", ")
 }
 
 fn base_log(http_method: &str, path: &str) -> LogLine {
@@ -277,6 +275,22 @@ fn challenge_context(settings: &Settings) -> ChallengeContext {
     }
 }
 
+/// A refusal before the token is looked at: no scope hint, the log line's method and path only.
+fn early_refusal(
+    error: GateError,
+    settings: &Settings,
+    browser_origin: BrowserOrigin,
+    http_method: &str,
+    path: &str,
+) -> Box<Refusal> {
+    Box::new(Refusal {
+        error,
+        context: challenge_context(settings),
+        browser_origin,
+        log: base_log(http_method, path),
+    })
+}
+
 /// The `Origin` check every non-public request passes first (README "Request hygiene": order
 /// `Origin`, path, method).
 fn origin_checked(
@@ -285,12 +299,13 @@ fn origin_checked(
 ) -> Result<BrowserOrigin, Box<Refusal>> {
     let browser_origin = cors::check(head.headers, settings);
     if browser_origin == BrowserOrigin::Forbidden {
-        return Err(Box::new(Refusal {
-            error: GateError::OriginForbidden,
-            context: challenge_context(settings),
+        return Err(early_refusal(
+            GateError::OriginForbidden,
+            settings,
             browser_origin,
-            log: base_log(head.raw_method, head.path),
-        }));
+            head.raw_method,
+            head.path,
+        ));
     }
     Ok(browser_origin)
 }
@@ -300,12 +315,13 @@ fn origin_checked(
 pub fn not_served(head: &RequestHead<'_>, settings: &Settings) -> Box<Refusal> {
     match origin_checked(head, settings) {
         Err(refusal) => refusal,
-        Ok(browser_origin) => Box::new(Refusal {
-            error: GateError::Admit(admit::AdmitError::NotServed),
-            context: challenge_context(settings),
+        Ok(browser_origin) => early_refusal(
+            GateError::Admit(admit::AdmitError::NotServed),
+            settings,
             browser_origin,
-            log: base_log(head.raw_method, head.path),
-        }),
+            head.raw_method,
+            head.path,
+        ),
     }
 }
 
@@ -320,12 +336,13 @@ pub fn admit_head(
             method,
             browser_origin,
         }),
-        Err(e) => Err(Box::new(Refusal {
-            error: GateError::Admit(e),
-            context: challenge_context(settings),
+        Err(e) => Err(early_refusal(
+            GateError::Admit(e),
+            settings,
             browser_origin,
-            log: base_log(head.raw_method, head.path),
-        })),
+            head.raw_method,
+            head.path,
+        )),
     }
 }
 
@@ -337,12 +354,13 @@ pub fn body_refused(
     settings: &Settings,
     error: admit::AdmitError,
 ) -> Box<Refusal> {
-    Box::new(Refusal {
-        error: GateError::Admit(error),
-        context: challenge_context(settings),
-        browser_origin: head.browser_origin.clone(),
-        log: base_log(head.method.as_str(), path),
-    })
+    early_refusal(
+        GateError::Admit(error),
+        settings,
+        head.browser_origin.clone(),
+        head.method.as_str(),
+        path,
+    )
 }
 
 /// What the request needs, from the request alone.
@@ -407,24 +425,13 @@ pub fn precheck<'r>(
                 log,
             })
         };
-    match rules {
-        RulesView::Unavailable => {
-            return Err(refuse(
-                GateError::RulesUnavailable,
-                context,
-                log,
-                browser_origin,
-            ))
-        }
-        RulesView::Missing => {
-            return Err(refuse(
-                GateError::RulesMissing,
-                context,
-                log,
-                browser_origin,
-            ))
-        }
-        RulesView::Document(_) | RulesView::Authenticated => {}
+    let no_rules = match rules {
+        RulesView::Unavailable => Some(GateError::RulesUnavailable),
+        RulesView::Missing => Some(GateError::RulesMissing),
+        RulesView::Document(_) | RulesView::Authenticated => None,
+    };
+    if let Some(error) = no_rules {
+        return Err(refuse(error, context, log, browser_origin));
     }
     // The adapter stops reading at the limit; checked again so that no caller can skip it.
     if req.body.len() > settings.max_body_bytes {
@@ -576,5 +583,31 @@ pub async fn authorize<V: SignatureVerifier>(
                 log,
             }))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::private_cache_control;
+
+    #[test]
+    fn a_filtered_answer_is_never_kept_by_a_shared_cache() {
+        assert_eq!(private_cache_control(None), "private");
+        assert_eq!(private_cache_control(Some("  ")), "private");
+        assert_eq!(private_cache_control(Some("no-cache")), "no-cache, private");
+        assert_eq!(
+            private_cache_control(Some("public, max-age=60, S-MaxAge=600")),
+            "max-age=60, private"
+        );
+        assert_eq!(private_cache_control(Some("PUBLIC")), "private");
+        // Already not shared: as it came.
+        assert_eq!(
+            private_cache_control(Some("no-store,no-cache")),
+            "no-store,no-cache"
+        );
+        assert_eq!(
+            private_cache_control(Some(" Private, max-age=5")),
+            "Private, max-age=5"
+        );
     }
 }
