@@ -122,13 +122,15 @@ async function send(base, urlPath, { method = 'POST', token, contentType, header
 
 /**
  * A request whose body goes out with `Transfer-Encoding: chunked` (no Content-Length), one
- * write per chunk. With `end: false` the request is left open after the chunks: the answer must
- * come while the client is still sending. Resolves with {status, headers, text, json, ended}.
+ * write per chunk. With `end: false` the request is left open after the chunks (a chunk more
+ * every 100 ms until the answer): the answer must come while the client is still sending. Resolves with {status, headers, text, json, ended}.
  */
 function streamRequest(url, { method = 'POST', headers = {}, chunks, end = true, timeoutMs = 15_000 }) {
   return new Promise((resolve, reject) => {
     let ended = false;
+    let answered = false;
     const req = http.request(url, { method, headers: { ...headers, 'Transfer-Encoding': 'chunked' } }, (res) => {
+      answered = true;
       const parts = [];
       res.on('data', (c) => parts.push(c));
       res.on('end', () => {
@@ -164,6 +166,15 @@ function streamRequest(url, { method = 'POST', headers = {}, chunks, end = true,
       if (end && !req.destroyed) {
         ended = true;
         req.end();
+        return;
+      }
+      // Left open: keep sending a little until the answer comes, as a client still uploading
+      // would, so that no proxy in front of the Worker (wrangler dev's) holds back bytes it
+      // has not passed on yet. The request is never ended.
+      const last = chunks[chunks.length - 1];
+      while (!end && !answered && !req.destroyed) {
+        await new Promise((r) => setTimeout(r, 100));
+        if (!answered && !req.destroyed) req.write(last);
       }
     })();
   });
