@@ -64,6 +64,7 @@
 //! | `bin/mcp-gate` (native only) | the operator CLI (clap): dev keys and tokens, `rules check/explain/put` |
 
 pub mod admit;
+pub mod bridge;
 pub mod gate;
 pub mod json_strict;
 pub mod lists;

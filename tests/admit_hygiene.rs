@@ -37,7 +37,7 @@ fn through(
         path,
         headers: &headers,
     };
-    match route(method.as_ref(), path, Some(settings)) {
+    match route(method.as_ref(), path, Some(settings), None) {
         Route::Protected => {}
         Route::NotServed => return Err(pipeline::not_served(&head, settings)),
         other => panic!("{raw_method} {path} is not a protected request: {other:?}"),
@@ -127,17 +127,37 @@ fn paths_other_than_the_served_ones_are_404_with_or_without_a_token() {
         route(
             Some(&Method::GET),
             "/.well-known/oauth-protected-resource/other",
-            Some(&s)
+            Some(&s),
+            None
         ),
         Route::NotServed
     );
     assert_eq!(
-        route(Some(&Method::OPTIONS), "/admin", Some(&s)),
+        route(Some(&Method::OPTIONS), "/admin", Some(&s), None),
         Route::NotServed
     );
     assert_eq!(
-        route(Some(&Method::OPTIONS), "/mcp", Some(&s)),
+        route(Some(&Method::OPTIONS), "/mcp", Some(&s), None),
         Route::Preflight
+    );
+    // With the login bridge on, its path is the bridge's for every method; off, it is 404.
+    for method in [Method::GET, Method::POST, Method::OPTIONS, Method::PUT] {
+        assert_eq!(
+            route(Some(&method), "/login", Some(&s), Some("/login")),
+            Route::Login
+        );
+        assert_eq!(
+            route(Some(&method), "/login", None, Some("/login")),
+            Route::Login
+        );
+    }
+    assert_eq!(
+        route(Some(&Method::GET), "/login", Some(&s), None),
+        Route::NotServed
+    );
+    assert_eq!(
+        route(Some(&Method::GET), "/login/", Some(&s), Some("/login")),
+        Route::NotServed
     );
 }
 

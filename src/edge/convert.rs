@@ -93,10 +93,30 @@ pub fn gate_headers(headers: &Headers) -> HeaderMap {
         HeaderName::from_static(CF_CONNECTING_IP),
     ];
     const NAMES: &str = "authorization,origin,content-length,content-type,content-encoding,transfer-encoding,access-control-request-headers,mcp-method,mcp-name,cf-connecting-ip";
+    picked(headers, &READ, NAMES)
+}
+
+/// The request headers the login bridge reads (README "Login bridge"): the browser's
+/// `Origin` and `Sec-Fetch-Site`, the form's `Content-Type`, and the identity sources'
+/// `Cookie` and `Cf-Access-Jwt-Assertion`.
+pub fn bridge_headers(headers: &Headers) -> HeaderMap {
+    const READ: [HeaderName; 5] = [
+        http::header::ORIGIN,
+        HeaderName::from_static("sec-fetch-site"),
+        http::header::CONTENT_TYPE,
+        http::header::COOKIE,
+        HeaderName::from_static(crate::bridge::ACCESS_JWT_HEADER),
+    ];
+    const NAMES: &str = "origin,sec-fetch-site,content-type,cookie,cf-access-jwt-assertion";
+    picked(headers, &READ, NAMES)
+}
+
+/// The values of `names` (the same names as `read`, comma-separated) in one call.
+fn picked(headers: &Headers, read: &[HeaderName], names: &str) -> HeaderMap {
     let values: Vec<Option<String>> =
-        serde_json::from_str(&glue::pick_headers(headers, NAMES)).unwrap_or_default();
+        serde_json::from_str(&glue::pick_headers(headers, names)).unwrap_or_default();
     let mut map = HeaderMap::new();
-    for (name, value) in READ.into_iter().zip(values) {
+    for (name, value) in read.iter().zip(values) {
         // A value the `http` crate refuses (not visible ASCII) is kept as bytes: the core
         // then refuses what it cannot read instead of not seeing it.
         if let Some(value) = value {
@@ -104,7 +124,7 @@ pub fn gate_headers(headers: &Headers) -> HeaderMap {
                 .or_else(|_| HeaderValue::from_bytes(value.as_bytes()))
                 .or_else(|_| HeaderValue::from_bytes(b"\xff"))
                 .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
-            map.append(name, value);
+            map.append(name.clone(), value);
         }
     }
     map

@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use url::Url;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 use worker::{console_error, console_log, Delay, Env};
 
 use super::state::{kv_get, kv_put, now_ms};
-use super::upstream::{fetch_with_deadline, FetchError};
+use super::upstream::{fetch_with_deadline, read_limited, FetchError, ReadError};
 use crate::refresh::as_metadata::{self, MAX_AS_METADATA_BYTES};
 use crate::refresh::discovery::{JwksLocation, ResolvedJwksUri};
 use crate::refresh::fetch::FETCH_TIMEOUT_MS;
@@ -59,7 +58,7 @@ fn refreshes(settings: &Settings) -> bool {
 }
 
 /// GET with a timeout and a body limit, for metadata and key sets (redirects followed).
-async fn http_get(url: Url, limit: usize) -> Result<FetchedResponse, FetchFailure> {
+pub(super) async fn http_get(url: Url, limit: usize) -> Result<FetchedResponse, FetchFailure> {
     let network = |e: JsValue| FetchFailure::Network(format!("{e:?}"));
     let headers = web_sys::Headers::new().map_err(network)?;
     headers.set("accept", "application/json").map_err(network)?;
@@ -73,18 +72,11 @@ async fn http_get(url: Url, limit: usize) -> Result<FetchedResponse, FetchFailur
             FetchError::Failed(message) => FetchFailure::Network(message),
             FetchError::TimedOut => FetchFailure::Timeout,
         })?;
+    let body = read_limited(&response, limit).await.map_err(|e| match e {
+        ReadError::TooLarge => FetchFailure::TooLarge { limit },
+        ReadError::Failed(message) => FetchFailure::Network(message),
+    })?;
     let header = |name: &str| response.headers().get(name).ok().flatten();
-    let declared = header("content-length").and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(FetchFailure::TooLarge { limit });
-    }
-    let buffer = JsFuture::from(response.array_buffer().map_err(network)?)
-        .await
-        .map_err(network)?;
-    let body = js_sys::Uint8Array::new(&buffer).to_vec();
-    if body.len() > limit {
-        return Err(FetchFailure::TooLarge { limit });
-    }
     Ok(FetchedResponse {
         status: response.status(),
         cache_control: header("cache-control"),

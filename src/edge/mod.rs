@@ -2,6 +2,7 @@
 //!
 //! It does I/O (settings, KV, body, origin) and hands preloaded data to the core.
 
+mod bridge;
 mod convert;
 mod glue;
 mod issuer;
@@ -75,11 +76,24 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         headers: &headers,
     };
 
+    let login = state::bridge(&env);
     match route(
         method.as_ref(),
         &url.path,
         settings.as_ref().ok().map(Rc::as_ref),
+        login.login_path(),
     ) {
+        Route::Login => {
+            apart(bridge::serve(
+                req,
+                &login,
+                method.as_ref(),
+                &raw_method,
+                &url,
+                started,
+            ))
+            .await
+        }
         Route::ProtectedResourceMetadata => Ok(match &settings {
             Ok(s) => from_http(metadata_response(s)),
             Err(e) => {

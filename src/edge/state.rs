@@ -9,6 +9,7 @@ use wasm_bindgen::JsValue;
 use worker::{console_error, Env};
 
 use crate::rules::{RulesCache, RulesEvent, RulesRead, RulesSlot, RulesSnapshot};
+use crate::settings::bridge::Bridge;
 use crate::settings::{Settings, SettingsError};
 
 /// KV binding name (README "Workers KV").
@@ -19,6 +20,7 @@ pub const RULES_KEY: &str = "rules";
 #[derive(Default)]
 struct Isolate {
     settings: Option<Result<Rc<Settings>, SettingsError>>,
+    bridge: Option<Rc<Bridge>>,
     rules: RulesCache,
 }
 
@@ -63,6 +65,23 @@ pub fn settings(env: &Env) -> Result<Rc<Settings>, SettingsError> {
         );
     }
     ISOLATE.with(|i| i.borrow_mut().settings = Some(parsed.clone()));
+    parsed
+}
+
+/// The login bridge's settings, parsed at the first request of the isolate (and logged once
+/// if the bridge is asked for but misconfigured).
+pub fn bridge(env: &Env) -> Rc<Bridge> {
+    if let Some(parsed) = ISOLATE.with(|i| i.borrow().bridge.clone()) {
+        return parsed;
+    }
+    let parsed = Rc::new(Bridge::from_lookup(|name| lookup(env, name)));
+    if let Bridge::Misconfigured { error, path } = parsed.as_ref() {
+        console_error!(
+            "{}",
+            serde_json::json!({"event": "bridge_settings_invalid", "error": error.to_string(), "login_path": path})
+        );
+    }
+    ISOLATE.with(|i| i.borrow_mut().bridge = Some(parsed.clone()));
     parsed
 }
 

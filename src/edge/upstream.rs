@@ -84,6 +84,38 @@ pub async fn send(
         })
 }
 
+/// Why a response body was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// Larger than the limit (declared in `Content-Length` or counted).
+    TooLarge,
+    /// The stream failed; its message.
+    Failed(String),
+}
+
+/// Reads a (small) response body whole, refusing one over `limit` bytes as declared or as
+/// counted. For key sets, metadata and the login bridge's calls; never for relayed answers.
+pub async fn read_limited(response: &Response, limit: usize) -> Result<Vec<u8>, ReadError> {
+    let declared = response
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ReadError::TooLarge);
+    }
+    let failed = |e: JsValue| ReadError::Failed(format!("{e:?}"));
+    let buffer = JsFuture::from(response.array_buffer().map_err(failed)?)
+        .await
+        .map_err(failed)?;
+    let body = js_sys::Uint8Array::new(&buffer).to_vec();
+    if body.len() > limit {
+        return Err(ReadError::TooLarge);
+    }
+    Ok(body)
+}
+
 /// The origin's response with its headers edited (CORS), its body stream passed on
 /// untouched. The headers are copied inside the runtime; only the edits cross from wasm.
 pub fn with_edits(response: &Response, edits: &[HeaderEdit]) -> Option<Response> {

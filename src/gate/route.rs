@@ -25,6 +25,9 @@ pub enum Route {
     /// The MCP endpoint or a `FORWARD_PATHS` path: admitted (README "Request hygiene"), then
     /// needs a valid token and the rules' scopes, then forwarded to the upstream.
     Protected,
+    /// `LOGIN_PATH` of the login bridge (README "Login bridge"), any method: the bridge's own
+    /// pipeline, independent of the gate's settings, tokens and rules.
+    Login,
     /// Any other path: `404` (after the `Origin` check), never forwarded.
     NotServed,
 }
@@ -35,8 +38,17 @@ pub enum Route {
 ///
 /// Only exact paths are served: the path of `RESOURCE`, `FORWARD_PATHS`, the public
 /// endpoints. Paths are compared as received (not decoded), so `/MCP`, `/mcp/` and `/%6dcp`
-/// are not the MCP endpoint, whatever the upstream would make of them.
-pub fn route(method: Option<&Method>, path: &str, settings: Option<&Settings>) -> Route {
+/// are not the MCP endpoint, whatever the upstream would make of them. `login_path` is the
+/// bridge's path when it serves one (its settings keep it apart from every other path).
+pub fn route(
+    method: Option<&Method>,
+    path: &str,
+    settings: Option<&Settings>,
+    login_path: Option<&str>,
+) -> Route {
+    if login_path == Some(path) {
+        return Route::Login;
+    }
     let public = public_route(path, settings);
     let Some(settings) = settings else {
         return match (method, public) {

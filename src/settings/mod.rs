@@ -20,6 +20,7 @@ pub const MAX_CLOCK_SKEW_SECONDS: u32 = 600;
 /// Default time the gate waits for the origin's response headers (`ORIGIN_TIMEOUT_SECONDS`).
 pub const DEFAULT_ORIGIN_TIMEOUT_SECONDS: u32 = 30;
 
+pub mod bridge;
 pub mod url;
 
 /// Where the key set comes from (`JWKS_URI`), decided once from the settings.
@@ -64,6 +65,11 @@ impl AllowedOrigins {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
     /// The value, for the one place that must send it (the origin request).
     pub fn expose(&self) -> &str {
         &self.0

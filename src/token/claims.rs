@@ -49,6 +49,10 @@ impl VerifiedToken {
     pub fn claim(&self, name: &str) -> Option<&Value> {
         self.claims.get(name)
     }
+    /// Every claim (the login bridge copies a user's claims from an Access JWT).
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
 }
 
 fn datetime(ms: u64) -> DateTime<Utc> {

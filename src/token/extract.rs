@@ -89,6 +89,25 @@ where
     Ok(Credential(token))
 }
 
+/// A JWT carried on its own in a header (Cloudflare Access's `Cf-Access-Jwt-Assertion`, README
+/// "Login bridge"): the same size limit and alphabet as a bearer token, no scheme.
+pub fn assertion(value: &str) -> Result<Credential<'_>, ExtractError> {
+    let token = value.trim_matches([' ', '\t']);
+    if token.is_empty() {
+        return Err(ExtractError::Missing);
+    }
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(ExtractError::TooLarge);
+    }
+    if token.contains(',') {
+        return Err(ExtractError::MultipleCredentials);
+    }
+    if !is_token68(token) {
+        return Err(ExtractError::MalformedBearer);
+    }
+    Ok(Credential(token))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +172,22 @@ mod tests {
         assert_eq!(bearer([big.as_str()]).unwrap_err(), ExtractError::TooLarge);
         let edge = format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES));
         assert!(bearer([edge.as_str()]).is_ok());
+    }
+
+    #[test]
+    fn assertions_are_bare_tokens() {
+        assert_eq!(assertion(" a.b.c ").unwrap().as_str(), "a.b.c");
+        assert_eq!(assertion("").unwrap_err(), ExtractError::Missing);
+        assert_eq!(
+            assertion("a.b.c, d.e.f").unwrap_err(),
+            ExtractError::MultipleCredentials
+        );
+        assert_eq!(
+            assertion("Bearer a.b.c").unwrap_err(),
+            ExtractError::MalformedBearer
+        );
+        let big = "a".repeat(MAX_TOKEN_BYTES + 1);
+        assert_eq!(assertion(&big).unwrap_err(), ExtractError::TooLarge);
     }
 
     #[test]
