@@ -24,6 +24,10 @@
 //! 7. **filter lists** ([`lists`]): only the answers to list requests (`tools/list`, …) are
 //!    read, and cut down to the entries the token may use, asked of the same rules code.
 //!
+//! The login bridge ([`bridge`]) is a second, independent pipeline on `LOGIN_PATH`: identity
+//! from Cloudflare Access (checked by the same token verifier) or your app's session, a signed
+//! confirmation form, then Scalekit's API. It never touches the MCP endpoint's tokens or rules.
+//!
 //! Every stage has its own error enum; [`gate::respond`] maps them all to HTTP status and
 //! `WWW-Authenticate` in one exhaustive `match`.
 //!
@@ -58,9 +62,10 @@
 //! | [`token`] | credential extraction, structure, key set, signature, claims, the verified-token cache; [`token::Policy`] is what the settings say about tokens |
 //! | [`rules`] | the rules document, its matchers, the grant law, the decision, the rules cache |
 //! | [`lists`] | list filtering and the incremental SSE parser (response side) |
+//! | [`bridge`] | the login bridge (README "Login bridge"): Scalekit's Login URL, its own pipeline on `LOGIN_PATH` with the I/O injected; its settings in `settings/bridge.rs` |
 //! | [`refresh`] | keys and metadata from issuers: discovery, JWKS, AS mirror, the refresh throttle, the key cache, key health |
 //! | [`gate`] | routing, CORS, the pipeline that ties the stages together, answers and challenges, forwarding plan, log line, `/healthz` |
-//! | `edge` (wasm only) | the Worker entry: `mod.rs` (routes, stages), `issuer.rs` (keys and AS metadata I/O), `state.rs` (settings, rules cache, KV), `upstream.rs` (fetch with deadline), `relay.rs` (list answers), `webcrypto.rs`, `glue.js` |
+//! | `edge` (wasm only) | the Worker entry: `mod.rs` (routes, stages), `bridge.rs` (the login bridge's I/O), `issuer.rs` (keys and AS metadata I/O), `state.rs` (settings, rules cache, KV), `upstream.rs` (fetch with deadline), `relay.rs` (list answers), `webcrypto.rs`, `glue.js` |
 //! | `bin/mcp-gate` (native only) | the operator CLI (clap): dev keys and tokens, `rules check/explain/put` |
 
 pub mod admit;
