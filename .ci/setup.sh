@@ -10,7 +10,10 @@
 #     target when it is there; otherwise Debian's rustc-web packages, whose
 #     rust-src lets cargo rebuild std for wasm32 (build-std);
 #   - worker-build and wasm-bindgen-cli, built once into a reusable directory;
-#   - the npm devDependencies (wrangler, Node 22, wasm-opt, esbuild).
+#   - the npm devDependencies (wrangler, Node 22, wasm-opt, esbuild,
+#     playwright-core);
+#   - Debian's `chromium` for the browser end-to-end tests (driven by
+#     playwright-core, which never downloads a browser of its own).
 #
 # Native work (cargo test, native clippy, fmt) stays on the toolchain already
 # on PATH (rustup). Only commands run through `wasm_env` see the wasm32
@@ -27,6 +30,9 @@
 #   MCP_GATE_RUSTUP_TIMEOUT=SECS  how long `rustup target add` may take on a
 #                                 machine where the Debian path is impossible
 #                                 (default 120)
+#   MCP_GATE_CHROMIUM=PATH        the Chromium the browser tests launch
+#                                 (default: Debian's /usr/bin/chromium,
+#                                 installed with apt-get when missing)
 
 # ---------------------------------------------------------------- versions
 # The host tools follow Cargo.lock (read in _setup_main), so a version bump
@@ -330,6 +336,32 @@ _setup_npm() {
   _setup_npm_hash >"$MCP_GATE_ROOT/node_modules/.mcp-gate-npm-stamp"
 }
 
+# ---------------------------------------------------------------- chromium
+# The browser end-to-end tests (tests/e2e/browser.test.mjs) drive a real
+# headless Chromium through npm playwright-core. Browser downloads from
+# anywhere but the package registries are impossible here, so the browser is
+# Debian's package (bookworm-security: Chromium 156; `playwright install` is
+# never run). A given MCP_GATE_CHROMIUM is used as it is. Where apt-get as
+# root is impossible (a developer's machine without sudo) this only warns:
+# the browser tests then skip, except under CI=true, where they fail.
+_setup_chromium() {
+  if [[ -n ${MCP_GATE_CHROMIUM:-} ]]; then
+    [[ -x $MCP_GATE_CHROMIUM ]] || _setup_die "MCP_GATE_CHROMIUM=$MCP_GATE_CHROMIUM is not an executable"
+    export MCP_GATE_CHROMIUM
+    return
+  fi
+  if [[ ! -x /usr/bin/chromium ]]; then
+    if command -v apt-get >/dev/null 2>&1 && _setup_can_be_root; then
+      _setup_apt_install chromium || _setup_die "could not install Debian's chromium (browser tests)"
+      [[ -x /usr/bin/chromium ]] || _setup_die "apt-get installed chromium but /usr/bin/chromium is missing"
+    else
+      _setup_log "warning: no /usr/bin/chromium and no apt-get as root: the browser tests will skip (fail under CI=true); install Debian's chromium or set MCP_GATE_CHROMIUM"
+      return 0
+    fi
+  fi
+  export MCP_GATE_CHROMIUM=/usr/bin/chromium
+}
+
 # ---------------------------------------------------------------- environment
 _setup_export_env() {
   local nm=$MCP_GATE_ROOT/node_modules
@@ -372,6 +404,7 @@ _setup_main() {
   _setup_wasm_rust
   _setup_host_tools
   _setup_npm
+  _setup_chromium
   _setup_export_env
   export MCP_GATE_SETUP_DONE=1
   _setup_log "ready in $((SECONDS - started)) s (wasm32 Rust: $MCP_GATE_WASM_RUST; worker-build $MCP_GATE_WORKER_BUILD_VERSION, wasm-bindgen $MCP_GATE_WASM_BINDGEN_VERSION in $MCP_GATE_TOOLS)"

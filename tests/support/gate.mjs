@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { runProcess, startProcess, tail } from './process.mjs';
 
@@ -133,9 +134,29 @@ export async function kvDelete({ dir, persist, configPath }, key) {
 }
 
 /**
+ * A TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice for port 0), for a
+ * process that must know its port before it starts: e.g. the gate when RESOURCE has to be
+ * `http://127.0.0.1:<gate port>/mcp` (the login bridge checks `Origin` against the origin of
+ * RESOURCE). Another process may take it in between: startGate({port}) then fails clearly.
+ * @returns {Promise<number>}
+ */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
  * Start the gate under `wrangler dev --local`.
+ * `port` (default 0: any free port) fixes the port on 127.0.0.1; see freePort().
  * @param {{name?: string, vars?: Record<string,string>, secrets?: Record<string,string>,
- *   kv?: Record<string, string|object>, main?: string, extraArgs?: string[]}} options
+ *   kv?: Record<string, string|object>, main?: string, extraArgs?: string[], port?: number}} options
  * @returns {Promise<Gate>}
  *
  * @typedef {object} Gate
@@ -148,7 +169,7 @@ export async function kvDelete({ dir, persist, configPath }, key) {
  * @property {(key: string) => Promise<string|null>} kvGet
  * @property {() => Promise<void>} stop
  */
-export async function startGate({ name, vars = {}, secrets = {}, kv = {}, main, extraArgs = [] } = {}) {
+export async function startGate({ name, vars = {}, secrets = {}, kv = {}, main, extraArgs = [], port = 0 } = {}) {
   const place = prepareGateDir({ name, vars, secrets, main });
   await kvBulkPut(place, kv);
   const proc = startProcess(
@@ -161,7 +182,7 @@ export async function startGate({ name, vars = {}, secrets = {}, kv = {}, main, 
       '--ip',
       '127.0.0.1',
       '--port',
-      '0',
+      String(port),
       '--inspector-port',
       '0',
       '--persist-to',
@@ -181,6 +202,9 @@ export async function startGate({ name, vars = {}, secrets = {}, kv = {}, main, 
       '`Ready on http://…` from wrangler dev',
     );
     url = match[1].replace(/\/$/, '');
+    if (port && new URL(url).port !== String(port)) {
+      throw new Error(`wrangler dev is on ${url}, not on the requested port ${port} (taken meanwhile?)`);
+    }
   } catch (err) {
     await proc.stop(1000);
     throw new Error(`${err.message}\n(wrangler config and logs kept in ${place.dir})`);
