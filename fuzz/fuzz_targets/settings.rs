@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
+use mcp_gate::settings::bridge::Bridge;
 use mcp_gate::settings::{Settings, SettingsError};
 
 /// Settings of SPEC §1 (the crate reads a subset; the others must simply do no harm).
@@ -54,9 +55,58 @@ const NAMES: &[&str] = &[
 /// Secrets: never printed.
 const SECRETS: &[&str] = &[
     "ORIGIN_AUTHORIZATION",
+    "SCALEKIT_CLIENT_ID",
     "SCALEKIT_CLIENT_SECRET",
     "LOGIN_SECRET",
 ];
+
+/// What the bridge's settings show: `Debug` and the error's text.
+fn bridge_shown(bridge: &Bridge) -> String {
+    match bridge {
+        Bridge::Misconfigured { error, path } => format!("{} | {error} | {path:?}", error.setting()),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The login bridge's settings (README "Login bridge"): never a panic, never a path that
+/// shadows the MCP endpoint, and a secret's value never shown. Secrets are replaced by values
+/// of the same length (`LOGIN_SECRET`'s length decides its validity).
+fn check_bridge(vars: &HashMap<String, String>, gate: &Result<Settings, SettingsError>) {
+    let bridge = Bridge::from_lookup(|name| vars.get(name).cloned());
+    if let (Some(path), Ok(settings)) = (bridge.login_path(), gate) {
+        assert!(!settings.serves_mcp_path(path), "LOGIN_PATH {path:?} shadows an MCP path");
+        assert!(
+            !path.starts_with("/.well-known/oauth-protected-resource")
+                && !path.starts_with("/.well-known/oauth-authorization-server")
+                && path != "/healthz",
+            "LOGIN_PATH {path:?} shadows a public endpoint"
+        );
+    }
+    if let Bridge::Misconfigured { error, .. } = &bridge {
+        assert!(NAMES.contains(&error.setting()));
+    }
+    let mut other = vars.clone();
+    let mut replaced_any = false;
+    for name in SECRETS {
+        if let Some(value) = vars.get(*name).filter(|v| plain(v.trim())) {
+            let same_length: String = value
+                .trim()
+                .chars()
+                .map(|c| if c == 'Q' { 'W' } else { 'Q' })
+                .collect();
+            other.insert((*name).to_owned(), same_length);
+            replaced_any = true;
+        }
+    }
+    if replaced_any {
+        let replaced = Bridge::from_lookup(|name| other.get(name).cloned());
+        assert_eq!(
+            bridge_shown(&bridge),
+            bridge_shown(&replaced),
+            "a secret's value shows in the bridge's Debug or error"
+        );
+    }
+}
 
 fn parse(vars: &HashMap<String, String>) -> Result<Settings, SettingsError> {
     Settings::from_lookup(|name| vars.get(name).cloned())
@@ -119,6 +169,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let result = parse(&vars);
+    check_bridge(&vars, &result);
     match &result {
         Ok(settings) => {
             assert!(settings.token.clock_skew_seconds <= 600);
