@@ -20,6 +20,7 @@ import {
 } from '../support/index.mjs';
 import { browserSkip, launchBrowser } from '../support/browser.mjs';
 import {
+  DEFAULT_APP_USER,
   escapeHtml,
   expectBridgePageHeaders,
   mintFormToken,
@@ -442,14 +443,7 @@ describe('the login bridge in a browser (userinfo identity)', { timeout: 300_000
   /** The tests after the full flow need a signed-in browser: the flow's cookie, else a new session. */
   async function ensureSignedIn() {
     if ((await context.cookies(gateUrl)).some((c) => c.name === app.cookieName)) return;
-    const { id } = app.createSession(app.sessions()[0]?.user ?? {
-      sub: 'app-user-alice',
-      email: 'alice@example.test',
-      name: 'Alice Example',
-      given_name: 'Alice',
-      family_name: 'Example',
-      email_verified: true,
-    });
+    const { id } = app.createSession(app.sessions()[0]?.user ?? DEFAULT_APP_USER);
     await context.addCookies([{ name: app.cookieName, value: id, url: app.url, httpOnly: true, sameSite: 'Lax' }]);
   }
 

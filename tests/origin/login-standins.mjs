@@ -454,17 +454,20 @@ export async function startAccessStandin(opts = {}) {
  * @property {() => void} reset   forget requests, clear the override (sessions stay)
  * @property {() => Promise<void>} stop
  */
+/** The app stand-in's default user (`alice`), whose session its login page creates. */
+export const DEFAULT_APP_USER = Object.freeze({
+  sub: 'app-user-alice',
+  email: 'alice@example.test',
+  name: 'Alice Example',
+  given_name: 'Alice',
+  family_name: 'Example',
+  email_verified: true,
+});
+
 export async function startAppStandin(opts = {}) {
   const cookieName = opts.cookieName ?? 'app_session';
   const users = opts.users ?? {
-    alice: {
-      sub: 'app-user-alice',
-      email: 'alice@example.test',
-      name: 'Alice Example',
-      given_name: 'Alice',
-      family_name: 'Example',
-      email_verified: true,
-    },
+    alice: DEFAULT_APP_USER,
   };
   const sessions = new Map(); // id -> {user, forbidden, answer}
   const whoamiOverride = overrideSlot();

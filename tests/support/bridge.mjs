@@ -26,7 +26,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 
-export { startScalekitStandin, startAccessStandin, startAppStandin, escapeHtml } from '../origin/login-standins.mjs';
+export { startScalekitStandin, startAccessStandin, startAppStandin, escapeHtml, DEFAULT_APP_USER } from '../origin/login-standins.mjs';
 
 /** Headers every bridge page carries (CONTRACT "Every page"), lowercase names. */
 export const BRIDGE_PAGE_HEADERS = Object.freeze({
