@@ -40,10 +40,12 @@ const ISSUER = 'https://auth.example.test/resources/res_bench';
 // `mcp-gate-lists-off` (the same build with FILTER_LISTS=false) and `tools-call` (a tools/call of
 // the origin's `echo` tool, one repeated RS256 token) run only when asked for.
 const DEFAULT_TARGETS = ['origin', 'passthrough', 'jose-gate', 'jose-gate-duties', 'mcp-gate'];
-const ALL_TARGETS = [...DEFAULT_TARGETS, 'mcp-gate-lists-off'];
+// `mcp-gate-baseline`: another build of mcp-gate (`--baseline=DIR`, a copy of an earlier
+// build/), same settings, measured in turn with the others: an A/B of two builds in one run.
+const ALL_TARGETS = [...DEFAULT_TARGETS, 'mcp-gate-lists-off', 'mcp-gate-baseline'];
 const DEFAULT_MODES = ['distinct-RS256', 'distinct-ES256', 'repeated-RS256', 'repeated-ES256', 'no-token'];
 const ALL_MODES = [...DEFAULT_MODES, 'tools-call'];
-const GATES = ['jose-gate', 'jose-gate-duties', 'mcp-gate', 'mcp-gate-lists-off'];
+const GATES = ['jose-gate', 'jose-gate-duties', 'mcp-gate', 'mcp-gate-lists-off', 'mcp-gate-baseline'];
 const MCP_GATES = ['mcp-gate', 'mcp-gate-lists-off'];
 const WARM_TOKENS = 400;
 
@@ -63,6 +65,8 @@ const HELP = `usage: node tests/bench/run.mjs [options]
                      tools-call is added to the default when mcp-gate-lists-off is a target)
   --targets=LIST     any of ${ALL_TARGETS.join(',')}
                      (default: ${DEFAULT_TARGETS.join(',')}; mcp-gate-lists-off = the same build with FILTER_LISTS=false)
+  --baseline=DIR     also measure target mcp-gate-baseline: the build in DIR (a copy of an earlier build/:
+                     index_bg.wasm, index.js, worker/shim.mjs), same settings — an A/B of two builds in one run
   --rules            seed a rules document (ping for scope mcp:ping, tools/call of echo for mcp:tools:echo,
                      tools/list for any token) instead of authenticated mode
   --out=FILE         JSON report                         (env BENCH_OUT;         default tests/.tmp/bench.json)
@@ -80,7 +84,7 @@ function parseConfig(argv) {
     if (!m) throw new Error(`unknown argument ${arg}\n${HELP}`);
     flags[m[1]] = m[2] ?? true;
   }
-  const known = ['quick', 'duration', 'warmup', 'connections', 'pool', 'reps', 'rounds', 'modes', 'targets', 'rules', 'out', 'keep', 'timeout'];
+  const known = ['quick', 'duration', 'warmup', 'connections', 'pool', 'reps', 'rounds', 'modes', 'targets', 'rules', 'out', 'keep', 'timeout', 'baseline'];
   for (const k of Object.keys(flags)) if (!known.includes(k)) throw new Error(`unknown option --${k}\n${HELP}`);
   const quick = Boolean(flags.quick) || process.env.BENCH_QUICK === '1';
   const pick = (flag, env, full, smoke) => {
@@ -95,7 +99,9 @@ function parseConfig(argv) {
     for (const c of chosen) if (!all.includes(c)) throw new Error(`--${flag}: unknown ${c} (known: ${all.join(', ')})`);
     return chosen;
   };
-  const targets = list('targets', ALL_TARGETS, DEFAULT_TARGETS);
+  const baseline = flags.baseline ? path.resolve(String(flags.baseline)) : null;
+  const targets = list('targets', ALL_TARGETS, baseline ? [...DEFAULT_TARGETS, 'mcp-gate-baseline'] : DEFAULT_TARGETS);
+  if (targets.includes('mcp-gate-baseline') && !baseline) throw new Error('target mcp-gate-baseline needs --baseline=DIR');
   // A smoke run covers one distinct and one repeated mode; a full run all four. Asking for the
   // lists-off target without naming modes adds tools-call (ping is repeated-RS256).
   let modes = list('modes', ALL_MODES, quick ? ['distinct-RS256', 'repeated-RS256', 'no-token'] : DEFAULT_MODES);
@@ -114,6 +120,7 @@ function parseConfig(argv) {
     rules: Boolean(flags.rules) || process.env.BENCH_RULES === '1',
     out: path.resolve(REPO, flags.out || process.env.BENCH_OUT || 'tests/.tmp/bench.json'),
     keep: Boolean(flags.keep),
+    baseline,
   };
 }
 
@@ -379,6 +386,28 @@ async function bench(cfg, runDir, cleanups) {
       name: 'mcp-gate-lists-off',
       modules: mcpGateModules,
       vars: { ...vars, FILTER_LISTS: 'false' },
+      kv,
+      kvWorker,
+      compatibilityDate: compat.compatibility_date,
+      compatibilityFlags: compat.compatibility_flags,
+    });
+  }
+
+  // Another build, copied like the first (A/B within one run).
+  if (cfg.targets.includes('mcp-gate-baseline')) {
+    const other = path.join(runDir, 'baseline');
+    const files = ['index_bg.wasm', 'index.js', 'worker/shim.mjs'];
+    mkdirSync(path.join(other, 'worker'), { recursive: true });
+    for (const f of files) copyFileSync(path.join(cfg.baseline, f), path.join(other, f));
+    configs['mcp-gate-baseline'] = writeConfig({
+      dir: runDir,
+      name: 'mcp-gate-baseline',
+      modules: [
+        { name: 'worker/shim.mjs', type: 'esModule', file: path.join(other, 'worker/shim.mjs') },
+        { name: 'index.js', type: 'esModule', file: path.join(other, 'index.js') },
+        { name: 'index_bg.wasm', type: 'wasm', file: path.join(other, 'index_bg.wasm') },
+      ],
+      vars,
       kv,
       kvWorker,
       compatibilityDate: compat.compatibility_date,

@@ -24,6 +24,7 @@ export function compare(runs) {
       ['vsJoseGateDuties', of('jose-gate-duties')],
       ['vsPassthrough', of('passthrough')],
       ['vsListsOff', of('mcp-gate-lists-off')],
+      ['vsBaseline', of('mcp-gate-baseline')],
     ]) {
       if (!other) continue;
       row[key] = {
@@ -184,6 +185,7 @@ export function printReport(r) {
       part('vs jose gate with the same duties', row.vsJoseGateDuties),
       part('vs pass-through', row.vsPassthrough),
       part('vs the same build with FILTER_LISTS=false', row.vsListsOff),
+      part('vs the baseline build (--baseline)', row.vsBaseline),
     ].filter(Boolean);
     parts.forEach((text, i) => p(`  ${padEnd(i === 0 ? mode : '', 15)} ${text}`));
   }

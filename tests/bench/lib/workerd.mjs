@@ -91,6 +91,7 @@ const config :Workerd.Config = (
   services = [
     ${services.join(',\n    ')}
   ],
+  ${process.env.BENCH_V8_FLAGS ? `v8Flags = ${JSON.stringify(process.env.BENCH_V8_FLAGS.split(' '))},` : ''}
   sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
 );
 
