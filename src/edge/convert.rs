@@ -90,7 +90,7 @@ pub fn gate_headers(headers: &Headers) -> HeaderMap {
         http::header::ACCESS_CONTROL_REQUEST_HEADERS,
         HeaderName::from_static(mcp_headers::MCP_METHOD),
         HeaderName::from_static(mcp_headers::MCP_NAME),
-        HeaderName::from_static(CF_CONNECTING_IP),
+        CF_CONNECTING_IP_HEADER,
     ];
     const NAMES: &str = "authorization,origin,content-length,content-type,content-encoding,transfer-encoding,access-control-request-headers,mcp-method,mcp-name,cf-connecting-ip";
     picked(headers, &READ, NAMES)
@@ -132,6 +132,8 @@ fn picked(headers: &Headers, read: &[HeaderName], names: &str) -> HeaderMap {
 
 /// `CF-Connecting-IP`: the client address Cloudflare's edge sets.
 pub const CF_CONNECTING_IP: &str = "cf-connecting-ip";
+/// [`CF_CONNECTING_IP`] as a `HeaderName` built at compile time (no name parsing per lookup).
+pub const CF_CONNECTING_IP_HEADER: HeaderName = HeaderName::from_static(CF_CONNECTING_IP);
 
 /// Converts an `http` header map into runtime headers: each pair appended to empty headers
 /// through the same one-call path as [`edited_copy`], instead of one `append` (and two string

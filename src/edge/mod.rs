@@ -94,12 +94,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
             ))
             .await
         }
-        Route::ProtectedResourceMetadata => Ok(match &settings {
-            Ok(s) => from_http(metadata_response(s)),
-            Err(e) => {
-                from_http(GateError::Settings(e.clone()).respond(&ChallengeContext::default()))
-            }
-        }?),
+        Route::ProtectedResourceMetadata => protected_resource_metadata(&settings),
         Route::AuthorizationServerMetadata => {
             let document = match &settings {
                 Ok(s) => apart(issuer::as_metadata_document(&env, s)).await,
@@ -107,23 +102,9 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
             };
             from_http(as_metadata_response(document))
         }
-        Route::Preflight => {
-            let origin = match &settings {
-                Ok(s) => cors::check(&headers, s),
-                Err(_) => BrowserOrigin::Forbidden,
-            };
-            let requested = headers.get(http::header::ACCESS_CONTROL_REQUEST_HEADERS);
-            from_http(cors::preflight(
-                &origin,
-                route::is_public(&url.path),
-                requested,
-            ))
-        }
+        Route::Preflight => preflight(&settings, &headers, &url.path),
         Route::Health => from_http(apart(health(&env, started)).await),
-        Route::NotServed => match &settings {
-            Ok(s) => refuse(*pipeline::not_served(&head, s), started),
-            Err(e) => settings_refusal(e.clone(), &head, started),
-        },
+        Route::NotServed => not_served(&settings, &head, started),
         Route::Protected => {
             let settings = match settings {
                 Ok(s) => s,
@@ -148,6 +129,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
 }
 
 /// Invalid settings: every request that is not discovery gets the `500` naming the setting.
+#[inline(never)]
 fn settings_refusal(
     error: crate::settings::SettingsError,
     head: &RequestHead<'_>,
@@ -167,6 +149,46 @@ fn settings_refusal(
         started,
     );
     from_http(response)
+}
+
+// The routes answered without I/O, each a function of its own (never inlined into `fetch`):
+// V8 compiles a wasm function whole on its first call, so a fresh isolate's first protected
+// request does not compile the code of discovery, preflight and `404` as part of `fetch`.
+
+#[inline(never)]
+fn protected_resource_metadata(
+    settings: &std::result::Result<Rc<Settings>, crate::settings::SettingsError>,
+) -> Result<web_sys::Response> {
+    match settings {
+        Ok(s) => from_http(metadata_response(s)),
+        Err(e) => from_http(GateError::Settings(e.clone()).respond(&ChallengeContext::default())),
+    }
+}
+
+#[inline(never)]
+fn preflight(
+    settings: &std::result::Result<Rc<Settings>, crate::settings::SettingsError>,
+    headers: &HeaderMap,
+    path: &str,
+) -> Result<web_sys::Response> {
+    let origin = match settings {
+        Ok(s) => cors::check(headers, s),
+        Err(_) => BrowserOrigin::Forbidden,
+    };
+    let requested = headers.get(http::header::ACCESS_CONTROL_REQUEST_HEADERS);
+    from_http(cors::preflight(&origin, route::is_public(path), requested))
+}
+
+#[inline(never)]
+fn not_served(
+    settings: &std::result::Result<Rc<Settings>, crate::settings::SettingsError>,
+    head: &RequestHead<'_>,
+    started: u64,
+) -> Result<web_sys::Response> {
+    match settings {
+        Ok(s) => refuse(*pipeline::not_served(head, s), started),
+        Err(e) => settings_refusal(e.clone(), head, started),
+    }
 }
 
 /// Runs a future behind a `dyn` pointer, so that its state machine compiles to functions of
@@ -359,7 +381,7 @@ async fn forward_allowed(
     let client = forward::ClientFacts {
         connecting_ip: rc
             .headers
-            .get(convert::CF_CONNECTING_IP)
+            .get(convert::CF_CONNECTING_IP_HEADER)
             .and_then(|v| v.to_str().ok()),
         host,
         proto,
@@ -437,6 +459,8 @@ async fn forward_allowed(
     }
 }
 
+// One copy shared by every refusal, not one inlined into each stage.
+#[inline(never)]
 fn refuse(refusal: pipeline::Refusal, started: u64) -> Result<web_sys::Response> {
     let (response, line) = refusal.into_parts();
     log(line, started);
