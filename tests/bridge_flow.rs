@@ -237,8 +237,8 @@ fn run(
 }
 
 /// The confirmation page's hidden fields.
-fn form_fields(handled: &Handled, bridge: &Bridge) -> Vec<(String, String)> {
-    let html = String::from_utf8(handled.response(bridge).into_body()).unwrap();
+fn form_fields(handled: &Handled) -> Vec<(String, String)> {
+    let html = String::from_utf8(handled.response().into_body()).unwrap();
     let mut fields = Vec::new();
     for name in ["login_request_id", "state", "token"] {
         let marker = format!("name=\"{name}\" value=\"");
@@ -279,7 +279,6 @@ const COOKIE: (&str, &str) = ("cookie", "app_session=abc123");
 #[test]
 fn userinfo_happy_path_from_link_to_partner_callback() {
     let s = on(&[]);
-    let bridge = Bridge::On(Box::new(s.clone()));
     let io = FakeIo::new();
     let tokens = RefCell::new(ClientTokenCache::default());
     let q = page_query();
@@ -292,7 +291,7 @@ fn userinfo_happy_path_from_link_to_partner_callback() {
         *io.cookies_seen.borrow(),
         vec!["app_session=abc123".to_owned()]
     );
-    let response = page.response(&bridge);
+    let response = page.response();
     assert_eq!(response.status(), 200);
     let html = String::from_utf8(response.body().clone()).unwrap();
     assert!(
@@ -303,7 +302,7 @@ fn userinfo_happy_path_from_link_to_partner_callback() {
     // The state only as the hidden field's value, never in the visible text.
     assert_eq!(html.matches(STATE).count(), 1);
 
-    let fields = form_fields(&page, &bridge);
+    let fields = form_fields(&page);
     let done = run(
         &s,
         &io,
@@ -322,7 +321,7 @@ fn userinfo_happy_path_from_link_to_partner_callback() {
         (done.log.step, done.log.outcome),
         (Step::Submit, "submitted")
     );
-    let response = done.response(&bridge);
+    let response = done.response();
     assert_eq!(response.status(), 302);
     assert_eq!(response.headers()["location"], location.as_str());
 
@@ -355,10 +354,9 @@ fn login(
     tokens: &RefCell<ClientTokenCache>,
     now_ms: u64,
 ) -> Handled {
-    let bridge = Bridge::On(Box::new(s.clone()));
     let q = page_query();
     let page = run(s, io, tokens, &get(&q, &[COOKIE]), now_ms);
-    let fields = form_fields(&page, &bridge);
+    let fields = form_fields(&page);
     run(s, io, tokens, &post_form(&fields, &[COOKIE]), now_ms)
 }
 
@@ -472,7 +470,6 @@ fn not_signed_in_goes_to_the_login_page_or_gets_a_401_page() {
         "LOGIN_REDIRECT_URL",
         "https://app.example.com/signin?from=mcp",
     )]);
-    let bridge = Bridge::On(Box::new(s.clone()));
     let h = run(&s, &io, &tokens, &get(&q, &[]), NOW_MS);
     let Answer::SignIn(location) = &h.answer else {
         panic!("expected a redirect, got {:?}", h.answer)
@@ -484,7 +481,7 @@ fn not_signed_in_goes_to_the_login_page_or_gets_a_401_page() {
         )
     );
     assert_eq!(h.log.outcome, "not_signed_in");
-    assert_eq!(h.response(&bridge).status(), 302);
+    assert_eq!(h.response().status(), 302);
     let s = on(&[("LOGIN_REDIRECT_URL", "https://app.example.com/signin")]);
     let h = run(&s, &io, &tokens, &get(&q, &[]), NOW_MS);
     let Answer::SignIn(location) = &h.answer else {
@@ -538,12 +535,11 @@ fn bad_parameters_are_400_pages_before_any_call() {
 #[test]
 fn cross_site_and_malformed_posts_are_refused_before_the_user_is_asked() {
     let s = on(&[]);
-    let bridge = Bridge::On(Box::new(s.clone()));
     let io = FakeIo::new();
     let tokens = RefCell::new(ClientTokenCache::default());
     let q = page_query();
     let page = run(&s, &io, &tokens, &get(&q, &[COOKIE]), NOW_MS);
-    let fields = form_fields(&page, &bridge);
+    let fields = form_fields(&page);
     let asked = io.cookies_seen.borrow().len();
 
     // A post another site made: any `Sec-Fetch-Site` but `same-origin`, any other `Origin`.
@@ -605,12 +601,11 @@ fn cross_site_and_malformed_posts_are_refused_before_the_user_is_asked() {
 #[test]
 fn tampered_expired_or_foreign_forms() {
     let s = on(&[]);
-    let bridge = Bridge::On(Box::new(s.clone()));
     let io = FakeIo::new();
     let tokens = RefCell::new(ClientTokenCache::default());
     let q = page_query();
     let page = run(&s, &io, &tokens, &get(&q, &[COOKIE]), NOW_MS);
-    let fields = form_fields(&page, &bridge);
+    let fields = form_fields(&page);
     let with = |name: &str, value: &str| {
         fields
             .iter()
@@ -701,7 +696,6 @@ fn access_claims() -> Value {
 #[test]
 fn access_happy_path_and_failing_jwts() {
     let s = access_on();
-    let bridge = Bridge::On(Box::new(s.clone()));
     let tokens = RefCell::new(ClientTokenCache::default());
     let q = page_query();
     let io = FakeIo::new();
@@ -710,7 +704,7 @@ fn access_happy_path_and_failing_jwts() {
     let page = run(&s, &io, &tokens, &get(&q, &[header]), NOW_MS);
     assert_eq!(page.log.outcome, "confirm");
     assert_eq!(page.log.sub.as_deref(), Some("access-user-7"));
-    let fields = form_fields(&page, &bridge);
+    let fields = form_fields(&page);
     let done = run(&s, &io, &tokens, &post_form(&fields, &[header]), NOW_MS);
     assert_eq!(done.log.outcome, "submitted");
     assert_eq!(
@@ -817,7 +811,6 @@ fn an_unknown_access_kid_refreshes_the_team_keys() {
 #[test]
 fn other_methods_and_a_misconfigured_bridge() {
     let s = on(&[]);
-    let bridge = Bridge::On(Box::new(s.clone()));
     let io = FakeIo::new();
     let tokens = RefCell::new(ClientTokenCache::default());
     for method in [Method::PUT, Method::OPTIONS, Method::HEAD, Method::DELETE] {
@@ -829,7 +822,7 @@ fn other_methods_and_a_misconfigured_bridge() {
         };
         let h = run(&s, &io, &tokens, &call, NOW_MS);
         assert_eq!(refused(&h), (405, "method_not_allowed"));
-        assert_eq!(h.response(&bridge).headers()["allow"], "GET, POST");
+        assert_eq!(h.response().headers()["allow"], "GET, POST");
     }
 
     let broken = bridge_settings(&[("LOGIN_SECRET", "short")]);
@@ -845,7 +838,7 @@ fn other_methods_and_a_misconfigured_bridge() {
         body: FormBody::NotRead,
     };
     let h = bridge::misconfigured(&request, error);
-    let response = h.response(&broken);
+    let response = h.response();
     assert_eq!(response.status(), 500);
     assert_eq!(h.log.outcome, "misconfigured");
     let html = String::from_utf8(response.into_body()).unwrap();
@@ -858,12 +851,11 @@ fn other_methods_and_a_misconfigured_bridge() {
 #[test]
 fn logs_and_pages_never_carry_the_state_the_form_token_or_secrets() {
     let s = on(&[("LOGIN_REDIRECT_URL", "https://app.example.com/signin")]);
-    let bridge = Bridge::On(Box::new(s.clone()));
     let io = FakeIo::new();
     let tokens = RefCell::new(ClientTokenCache::default());
     let q = page_query();
     let page = run(&s, &io, &tokens, &get(&q, &[COOKIE]), NOW_MS);
-    let fields = form_fields(&page, &bridge);
+    let fields = form_fields(&page);
     let form_token = fields[2].1.clone();
     let mut outcomes = vec![page];
     outcomes.push(run(
@@ -895,7 +887,7 @@ fn logs_and_pages_never_carry_the_state_the_form_token_or_secrets() {
             assert!(!log.contains(secret), "{log}");
         }
         if let Answer::Refused(_) = h.answer {
-            let html = String::from_utf8(h.response(&bridge).into_body()).unwrap();
+            let html = String::from_utf8(h.response().into_body()).unwrap();
             assert!(!html.contains(STATE) && !html.contains(&form_token));
         }
     }

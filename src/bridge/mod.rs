@@ -41,7 +41,7 @@ pub use identity::{CallFailure, Identity, Reply, User};
 pub use params::LoginParams;
 pub use scalekit::ClientTokenCache;
 
-use crate::settings::bridge::{AccessSettings, Bridge, BridgeSettings, IdentitySource};
+use crate::settings::bridge::{AccessSettings, BridgeSettings, IdentitySource};
 use crate::settings::Secret;
 use crate::token::{self, KeySet, SignatureVerifier};
 
@@ -136,15 +136,9 @@ impl Step {
 /// What the bridge answers.
 #[derive(Debug)]
 pub enum Answer {
-    /// `200` confirmation page.
-    Confirm {
-        /// The signed-in user.
-        user: User,
-        /// The sign-in's fields.
-        params: LoginParams,
-        /// The form token.
-        form_token: String,
-    },
+    /// `200`: the confirmation page (HTML, rendered; it holds the state and the form token in
+    /// hidden fields only).
+    Confirm(String),
     /// `302` to `LOGIN_REDIRECT_URL` with `return_to` (not signed in).
     SignIn(String),
     /// `302` to Scalekit's `partner:callback`: done.
@@ -177,30 +171,11 @@ pub struct Handled {
 
 impl Handled {
     /// The HTTP response (README "Login bridge", "Pages").
-    pub fn response(&self, bridge: &Bridge) -> Response<Vec<u8>> {
-        let settings = match bridge {
-            Bridge::On(settings) => Some(settings),
-            Bridge::Off | Bridge::Misconfigured { .. } => None,
-        };
-        match (&self.answer, settings) {
-            (
-                Answer::Confirm {
-                    user,
-                    params,
-                    form_token,
-                },
-                Some(settings),
-            ) => page::html(200, page::confirmation(settings, user, params, form_token)),
-            (Answer::SignIn(location) | Answer::Callback(location), Some(_)) => {
-                page::redirect(location)
-            }
-            (Answer::Refused(error), _) => refusal(error),
-            // An answer that needs settings without them cannot happen (the flow runs only
-            // with settings); should it, it is a server error, never a success.
-            (Answer::Confirm { .. } | Answer::SignIn(_) | Answer::Callback(_), None) => page::html(
-                500,
-                page::message("Sign-in is not set up", "Try again later."),
-            ),
+    pub fn response(&self) -> Response<Vec<u8>> {
+        match &self.answer {
+            Answer::Confirm(html) => page::html(200, html.clone()),
+            Answer::SignIn(location) | Answer::Callback(location) => page::redirect(location),
+            Answer::Refused(error) => refusal(error),
         }
     }
 }
@@ -300,11 +275,7 @@ async fn page<I: BridgeIo>(
     *sub = Some(user.sub().to_owned());
     let form_token = form_token::issue(&settings.login_secret, &params, user.sub(), now_ms);
     Ok(Ended {
-        answer: Answer::Confirm {
-            user,
-            params,
-            form_token,
-        },
+        answer: Answer::Confirm(page::confirmation(settings, &user, &params, &form_token)),
         outcome: "confirm",
         reason: None,
     })

@@ -98,7 +98,7 @@ pub async fn serve(
             ))
         }
     };
-    let response = handled.response(bridge);
+    let response = handled.response();
     log(
         &handled,
         response.status().as_u16(),
