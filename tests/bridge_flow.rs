@@ -217,6 +217,33 @@ fn page_query() -> String {
     format!("login_request_id=lri_1&state={STATE}")
 }
 
+/// One bridge under test: its settings, the recording fake and the isolate's token cache.
+struct Flow {
+    s: BridgeSettings,
+    io: FakeIo,
+    tokens: RefCell<ClientTokenCache>,
+}
+
+impl Flow {
+    fn new(s: &BridgeSettings) -> Self {
+        Self {
+            s: s.clone(),
+            io: FakeIo::new(),
+            tokens: RefCell::new(ClientTokenCache::default()),
+        }
+    }
+
+    fn run(&self, call: &Call<'_>, now_ms: u64) -> Handled {
+        run(&self.s, &self.io, &self.tokens, call, now_ms)
+    }
+
+    /// `GET` of the standard sign-in link with these request headers.
+    fn page(&self, pairs: &[(&str, &str)]) -> Handled {
+        let q = page_query();
+        self.run(&get(&q, pairs), NOW_MS)
+    }
+}
+
 fn run(
     settings: &BridgeSettings,
     io: &FakeIo,
@@ -279,16 +306,14 @@ const COOKIE: (&str, &str) = ("cookie", "app_session=abc123");
 #[test]
 fn userinfo_happy_path_from_link_to_partner_callback() {
     let s = on(&[]);
-    let io = FakeIo::new();
-    let tokens = RefCell::new(ClientTokenCache::default());
-    let q = page_query();
+    let f = Flow::new(&s);
 
-    let page = run(&s, &io, &tokens, &get(&q, &[COOKIE]), NOW_MS);
+    let page = f.page(&[COOKIE]);
     assert!(matches!(page.answer, Answer::Confirm { .. }));
     assert_eq!((page.log.step, page.log.outcome), (Step::Page, "confirm"));
     assert_eq!(page.log.sub.as_deref(), Some("user-1"));
     assert_eq!(
-        *io.cookies_seen.borrow(),
+        *f.io.cookies_seen.borrow(),
         vec!["app_session=abc123".to_owned()]
     );
     let response = page.response();
@@ -305,8 +330,8 @@ fn userinfo_happy_path_from_link_to_partner_callback() {
     let fields = form_fields(&page);
     let done = run(
         &s,
-        &io,
-        &tokens,
+        &f.io,
+        &f.tokens,
         &post_form(&fields, &[COOKIE]),
         NOW_MS + 5_000,
     );
@@ -325,7 +350,7 @@ fn userinfo_happy_path_from_link_to_partner_callback() {
     assert_eq!(response.status(), 302);
     assert_eq!(response.headers()["location"], location.as_str());
 
-    let posts = io.posts.borrow();
+    let posts = f.io.posts.borrow();
     assert_eq!(posts.len(), 2);
     assert_eq!(posts[0].0, format!("{ENV}/oauth/token"));
     assert_eq!(posts[0].1, "application/x-www-form-urlencoded");
@@ -348,60 +373,58 @@ fn userinfo_happy_path_from_link_to_partner_callback() {
 }
 
 /// One GET and its POST; the result of the POST.
-fn login(
-    s: &BridgeSettings,
-    io: &FakeIo,
-    tokens: &RefCell<ClientTokenCache>,
-    now_ms: u64,
-) -> Handled {
-    let q = page_query();
-    let page = run(s, io, tokens, &get(&q, &[COOKIE]), now_ms);
-    let fields = form_fields(&page);
-    run(s, io, tokens, &post_form(&fields, &[COOKIE]), now_ms)
+impl Flow {
+    /// The page, then its form posted, both at `now_ms` with the session cookie.
+    fn login(&self, now_ms: u64) -> Handled {
+        let q = page_query();
+        let page = self.run(&get(&q, &[COOKIE]), now_ms);
+        self.run(&post_form(&form_fields(&page), &[COOKIE]), now_ms)
+    }
 }
 
 #[test]
 fn the_client_token_is_fetched_once_for_many_logins_until_it_nears_expiry() {
     let s = on(&[]);
-    let io = FakeIo::new();
-    let tokens = RefCell::new(ClientTokenCache::default());
+    let f = Flow::new(&s);
     for i in 0..3 {
-        let done = login(&s, &io, &tokens, NOW_MS + i * 60_000);
+        let done = f.login(NOW_MS + i * 60_000);
         assert_eq!(done.log.outcome, "submitted");
     }
-    assert_eq!(io.token_posts(), 1);
-    assert_eq!(io.submissions().len(), 3);
+    assert_eq!(f.io.token_posts(), 1);
+    assert_eq!(f.io.submissions().len(), 3);
     // 3600 s minus the minute of margin later, a new one is fetched.
-    let done = login(&s, &io, &tokens, NOW_MS + 3_540_000);
+    let done = f.login(NOW_MS + 3_540_000);
     assert_eq!(done.log.outcome, "submitted");
-    assert_eq!(io.token_posts(), 2);
-    assert_eq!(io.submissions()[3].0.as_deref(), Some("client-token-2"));
+    assert_eq!(f.io.token_posts(), 2);
+    assert_eq!(f.io.submissions()[3].0.as_deref(), Some("client-token-2"));
 }
 
 #[test]
 fn a_401_at_submission_gets_one_new_token_and_one_retry() {
     let s = on(&[]);
-    let io = FakeIo::new();
-    let tokens = RefCell::new(ClientTokenCache::default());
-    io.submit_replies
+    let f = Flow::new(&s);
+    f.io.submit_replies
         .borrow_mut()
         .push_back(reply(401, json!({})));
-    let done = login(&s, &io, &tokens, NOW_MS);
+    let done = f.login(NOW_MS);
     assert_eq!(done.log.outcome, "submitted");
-    let bearers: Vec<_> = io.submissions().into_iter().map(|s| s.0.unwrap()).collect();
+    let bearers: Vec<_> =
+        f.io.submissions()
+            .into_iter()
+            .map(|s| s.0.unwrap())
+            .collect();
     assert_eq!(bearers, vec!["client-token-1", "client-token-2"]);
 
     // Twice 401: the second is an answer, not retried again.
-    let io = FakeIo::new();
-    let tokens = RefCell::new(ClientTokenCache::default());
+    let f = Flow::new(&s);
     for _ in 0..2 {
-        io.submit_replies
+        f.io.submit_replies
             .borrow_mut()
             .push_back(reply(401, json!({})));
     }
-    let done = login(&s, &io, &tokens, NOW_MS);
+    let done = f.login(NOW_MS);
     assert_eq!(refused(&done), (502, "scalekit_refused"));
-    assert_eq!((io.token_posts(), io.submissions().len()), (2, 2));
+    assert_eq!((f.io.token_posts(), f.io.submissions().len()), (2, 2));
 }
 
 #[test]
@@ -433,19 +456,18 @@ fn scalekit_failures_are_502_pages_and_never_retried() {
             "scalekit_unreachable",
         ),
     ] {
-        let io = FakeIo::new();
-        let tokens = RefCell::new(ClientTokenCache::default());
+        let f = Flow::new(&s);
         let token_failed = token_reply.is_some();
         if let Some(r) = token_reply {
-            io.token_replies.borrow_mut().push_back(r);
+            f.io.token_replies.borrow_mut().push_back(r);
         }
         if let Some(r) = submit_reply {
-            io.submit_replies.borrow_mut().push_back(r);
+            f.io.submit_replies.borrow_mut().push_back(r);
         }
-        let done = login(&s, &io, &tokens, NOW_MS);
+        let done = f.login(NOW_MS);
         assert_eq!(refused(&done), (502, outcome));
-        assert_eq!(io.token_posts(), 1, "{outcome}");
-        assert_eq!(io.submissions().len(), usize::from(!token_failed));
+        assert_eq!(f.io.token_posts(), 1, "{outcome}");
+        assert_eq!(f.io.submissions().len(), usize::from(!token_failed));
         assert_eq!(done.log.sub.as_deref(), Some("user-1"));
     }
 }
@@ -515,8 +537,7 @@ fn userinfo_refusals_and_failures() {
 #[test]
 fn bad_parameters_are_400_pages_before_any_call() {
     let s = on(&[]);
-    let io = FakeIo::new();
-    let tokens = RefCell::new(ClientTokenCache::default());
+    let f = Flow::new(&s);
     let long = format!("login_request_id=lri&state={}", "s".repeat(513));
     for q in [
         "",
@@ -526,21 +547,19 @@ fn bad_parameters_are_400_pages_before_any_call() {
         "login_request_id=lri&state=x&state=y",
         long.as_str(),
     ] {
-        let h = run(&s, &io, &tokens, &get(q, &[COOKIE]), NOW_MS);
+        let h = f.run(&get(q, &[COOKIE]), NOW_MS);
         assert_eq!(refused(&h), (400, "invalid_request"), "{q}");
     }
-    assert!(io.cookies_seen.borrow().is_empty());
+    assert!(f.io.cookies_seen.borrow().is_empty());
 }
 
 #[test]
 fn cross_site_and_malformed_posts_are_refused_before_the_user_is_asked() {
     let s = on(&[]);
-    let io = FakeIo::new();
-    let tokens = RefCell::new(ClientTokenCache::default());
-    let q = page_query();
-    let page = run(&s, &io, &tokens, &get(&q, &[COOKIE]), NOW_MS);
+    let f = Flow::new(&s);
+    let page = f.page(&[COOKIE]);
     let fields = form_fields(&page);
-    let asked = io.cookies_seen.borrow().len();
+    let asked = f.io.cookies_seen.borrow().len();
 
     // A post another site made: any `Sec-Fetch-Site` but `same-origin`, any other `Origin`.
     for (header, value) in [
@@ -554,7 +573,7 @@ fn cross_site_and_malformed_posts_are_refused_before_the_user_is_asked() {
         let mut post = post_form(&fields, &[COOKIE]);
         post.headers.insert(header, value.parse().unwrap());
         assert_eq!(
-            refused(&run(&s, &io, &tokens, &post, NOW_MS)),
+            refused(&f.run(&post, NOW_MS)),
             (403, "cross_site"),
             "{header}: {value}"
         );
@@ -570,7 +589,7 @@ fn cross_site_and_malformed_posts_are_refused_before_the_user_is_asked() {
             .headers
             .insert("content-type", content_type.parse().unwrap());
         assert_eq!(
-            refused(&run(&s, &io, &tokens, &other, NOW_MS)),
+            refused(&f.run(&other, NOW_MS)),
             (415, "unsupported_media_type")
         );
     }
@@ -581,10 +600,7 @@ fn cross_site_and_malformed_posts_are_refused_before_the_user_is_asked() {
             .parse()
             .unwrap(),
     );
-    assert_eq!(
-        run(&s, &io, &tokens, &charset, NOW_MS).log.outcome,
-        "submitted"
-    );
+    assert_eq!(f.run(&charset, NOW_MS).log.outcome, "submitted");
 
     let too_large = BridgeRequest {
         method: Some(&Method::POST),
@@ -592,19 +608,18 @@ fn cross_site_and_malformed_posts_are_refused_before_the_user_is_asked() {
         headers: &post_form(&fields, &[COOKIE]).headers,
         body: FormBody::TooLarge,
     };
-    let h = pollster::block_on(bridge::handle(&too_large, &s, &io, &tokens, NOW_MS));
+    let h = pollster::block_on(bridge::handle(&too_large, &s, &f.io, &f.tokens, NOW_MS));
     assert_eq!(refused(&h), (413, "too_large"));
     // Only the one accepted post asked the app again.
-    assert_eq!(io.cookies_seen.borrow().len(), asked + 1);
+    assert_eq!(f.io.cookies_seen.borrow().len(), asked + 1);
 }
 
 #[test]
 fn tampered_expired_or_foreign_forms() {
     let s = on(&[]);
-    let io = FakeIo::new();
-    let tokens = RefCell::new(ClientTokenCache::default());
+    let f = Flow::new(&s);
     let q = page_query();
-    let page = run(&s, &io, &tokens, &get(&q, &[COOKIE]), NOW_MS);
+    let page = f.page(&[COOKIE]);
     let fields = form_fields(&page);
     let with = |name: &str, value: &str| {
         fields
@@ -621,8 +636,7 @@ fn tampered_expired_or_foreign_forms() {
             })
             .collect::<Vec<_>>()
     };
-    let post =
-        |f: &[(String, String)], now: u64| run(&s, &io, &tokens, &post_form(f, &[COOKIE]), now);
+    let post = |fields: &[(String, String)], now: u64| f.run(&post_form(fields, &[COOKIE]), now);
 
     // Another sign-in's id or state with this token: the MAC binds them.
     assert_eq!(
@@ -655,7 +669,7 @@ fn tampered_expired_or_foreign_forms() {
     // Still valid at the edge.
     assert_eq!(post(&fields, NOW_MS + 299_000).log.outcome, "submitted");
     // A form made for user-1 posted by a browser now signed in as user-2.
-    io.userinfo.borrow_mut().push_back(reply(
+    f.io.userinfo.borrow_mut().push_back(reply(
         200,
         json!({"sub": "user-2", "email": "bob@example.com"}),
     ));
@@ -675,7 +689,7 @@ fn tampered_expired_or_foreign_forms() {
         (400, "form_invalid")
     );
     // Not signed in any more at the post: as on the page.
-    let h = run(&s, &io, &tokens, &post_form(&fields, &[]), NOW_MS);
+    let h = f.run(&post_form(&fields, &[]), NOW_MS);
     assert_eq!(refused(&h), (401, "not_signed_in"));
 }
 
@@ -811,8 +825,7 @@ fn an_unknown_access_kid_refreshes_the_team_keys() {
 #[test]
 fn other_methods_and_a_misconfigured_bridge() {
     let s = on(&[]);
-    let io = FakeIo::new();
-    let tokens = RefCell::new(ClientTokenCache::default());
+    let f = Flow::new(&s);
     for method in [Method::PUT, Method::OPTIONS, Method::HEAD, Method::DELETE] {
         let call = Call {
             method,
@@ -820,7 +833,7 @@ fn other_methods_and_a_misconfigured_bridge() {
             headers: HeaderMap::new(),
             body: None,
         };
-        let h = run(&s, &io, &tokens, &call, NOW_MS);
+        let h = f.run(&call, NOW_MS);
         assert_eq!(refused(&h), (405, "method_not_allowed"));
         assert_eq!(h.response().headers()["allow"], "GET, POST");
     }
@@ -851,26 +864,25 @@ fn other_methods_and_a_misconfigured_bridge() {
 #[test]
 fn logs_and_pages_never_carry_the_state_the_form_token_or_secrets() {
     let s = on(&[("LOGIN_REDIRECT_URL", "https://app.example.com/signin")]);
-    let io = FakeIo::new();
-    let tokens = RefCell::new(ClientTokenCache::default());
+    let f = Flow::new(&s);
     let q = page_query();
-    let page = run(&s, &io, &tokens, &get(&q, &[COOKIE]), NOW_MS);
+    let page = f.page(&[COOKIE]);
     let fields = form_fields(&page);
     let form_token = fields[2].1.clone();
     let mut outcomes = vec![page];
     outcomes.push(run(
         &s,
-        &io,
-        &tokens,
+        &f.io,
+        &f.tokens,
         &post_form(&fields, &[COOKIE]),
         NOW_MS,
     ));
-    outcomes.push(run(&s, &io, &tokens, &get(&q, &[]), NOW_MS));
-    io.userinfo.borrow_mut().push_back(reply(500, json!({})));
+    outcomes.push(f.run(&get(&q, &[]), NOW_MS));
+    f.io.userinfo.borrow_mut().push_back(reply(500, json!({})));
     outcomes.push(run(
         &s,
-        &io,
-        &tokens,
+        &f.io,
+        &f.tokens,
         &post_form(&fields, &[COOKIE]),
         NOW_MS,
     ));
