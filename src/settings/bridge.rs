@@ -6,8 +6,9 @@ use std::fmt;
 
 use ::url::Url;
 
-use super::url::check_fetch_url;
-use super::{invalid, unservable_forward_path, Secret, SettingsError, Vars};
+use super::{
+    absolute_url, fetchable_url, invalid, unservable_forward_path, Secret, SettingsError, Vars,
+};
 use crate::token::{Algorithm, Policy};
 
 /// `LOGIN_PATH` default.
@@ -156,10 +157,7 @@ fn bridge_url(
     vars: &Vars<impl Fn(&str) -> Option<String>>,
     name: &'static str,
 ) -> Result<Url, SettingsError> {
-    let value = vars.required(name)?;
-    let url = Url::parse(&value).map_err(|_| invalid(name, "expected an absolute URL"))?;
-    check_fetch_url(&url).map_err(|e| invalid(name, e.to_string()))?;
-    Ok(url)
+    fetchable_url(name, &vars.required(name)?)
 }
 
 /// A base URL the bridge appends paths to: no query, and no trailing `/`.
@@ -215,13 +213,9 @@ fn is_connection_id(id: &str) -> bool {
 
 impl BridgeSettings {
     fn parse(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Self, SettingsError> {
-        let resource = vars.required("RESOURCE")?;
-        let resource_url =
-            Url::parse(&resource).map_err(|_| invalid("RESOURCE", "expected an absolute URL"))?;
+        // Checked as the gate checks it: the bridge must not accept a RESOURCE the gate refuses.
+        let resource_url = absolute_url("RESOURCE", &vars.required("RESOURCE")?)?;
         let own_origin = resource_url.origin().ascii_serialization();
-        if own_origin == "null" {
-            return Err(invalid("RESOURCE", "expected an http(s) URL with a host"));
-        }
 
         let environment_url = base_url(vars, "SCALEKIT_ENVIRONMENT_URL")?;
         let connection_id = vars.required("SCALEKIT_CONNECTION_ID")?;
@@ -429,6 +423,14 @@ mod tests {
             misconfigured(&[("SCALEKIT_CONNECTION_ID", "conn/../x")]).1,
             "SCALEKIT_CONNECTION_ID"
         );
+        // RESOURCE as the gate reads it: an ftp URL or one with a fragment is no resource.
+        for resource in ["ftp://mcp.example.com/mcp", "https://mcp.example.com/mcp#x"] {
+            assert_eq!(
+                misconfigured(&[("RESOURCE", resource)]).1,
+                "RESOURCE",
+                "{resource}"
+            );
+        }
     }
 
     #[test]

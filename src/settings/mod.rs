@@ -234,6 +234,15 @@ fn absolute_url(setting: &'static str, value: &str) -> Result<Url, SettingsError
     Ok(url)
 }
 
+/// A URL setting the gate fetches or sends browsers to: an absolute http(s) URL the gate may
+/// fetch ([`url::check_fetch_url`]: `https`, or `http` to a loopback host; no credentials or
+/// fragment). `JWKS_URI`, `AS_METADATA_URL` and the login bridge's URLs.
+fn fetchable_url(setting: &'static str, value: &str) -> Result<Url, SettingsError> {
+    let url = absolute_url(setting, value)?;
+    url::check_fetch_url(&url).map_err(|e| invalid(setting, e.to_string()))?;
+    Ok(url)
+}
+
 fn path_inserted_metadata_url(resource: &Url) -> String {
     let origin = resource.origin().ascii_serialization();
     let path = resource.path();
@@ -292,11 +301,7 @@ impl Settings {
         let jwks_location = match vars.get("JWKS_URI") {
             None => JwksLocation::Discover(issuers.clone()),
             Some(v) if v == "off" => JwksLocation::Off,
-            Some(v) => {
-                let url = absolute_url("JWKS_URI", &v)?;
-                url::check_fetch_url(&url).map_err(|e| invalid("JWKS_URI", e.to_string()))?;
-                JwksLocation::Fixed(url)
-            }
+            Some(v) => JwksLocation::Fixed(fetchable_url("JWKS_URI", &v)?),
         };
 
         let allowed_algorithms = match vars.list("ALLOWED_ALGORITHMS") {
@@ -362,9 +367,7 @@ impl Settings {
         let as_metadata_url = match vars.get("AS_METADATA_URL") {
             None => None,
             Some(v) => {
-                let url = absolute_url("AS_METADATA_URL", &v)?;
-                url::check_fetch_url(&url)
-                    .map_err(|e| invalid("AS_METADATA_URL", e.to_string()))?;
+                fetchable_url("AS_METADATA_URL", &v)?;
                 Some(v)
             }
         };
