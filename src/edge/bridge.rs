@@ -12,10 +12,10 @@ use url::Url;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, RequestInit, RequestRedirect};
-use worker::{console_error, Delay};
+use worker::console_error;
 
 use super::convert::{bridge_headers, from_http};
-use super::issuer::http_get;
+use super::issuer::{http_get, settle_unknown_kid};
 use super::state::now_ms;
 use super::upstream::{fetch_with_deadline, read_limited, FetchError, ReadError};
 use super::webcrypto::WebCryptoVerifier;
@@ -26,15 +26,11 @@ use crate::bridge::{
     self, BridgeIo, BridgeRequest, CallFailure, ClientTokenCache, FormBody, Handled, Reply,
     CALL_DEADLINE_MS, MAX_FORM_BYTES,
 };
-use crate::refresh::fetch::FETCH_TIMEOUT_MS;
 use crate::refresh::jwks::{fetch_key_set, MAX_JWKS_BYTES};
-use crate::refresh::policy::{KeyCache, RefreshOutcome, RefreshThrottle, UnknownKidDecision};
+use crate::refresh::policy::{KeyCache, RefreshOutcome, RefreshThrottle, RefreshTicket};
 use crate::settings::bridge::{AccessSettings, Bridge};
 use crate::settings::Secret;
 use crate::token::KeySet;
-
-/// How often a waiting request checks whether the in-flight key refresh finished.
-const WAIT_POLL_MS: u64 = 25;
 
 /// The Access team's keys, in isolate memory: fetched on first use and on an unknown `kid`
 /// (the same throttle as `jwks`: at most once per 30 s, single flight).
@@ -66,12 +62,8 @@ pub async fn serve(
     } else {
         Ok(None)
     };
-    let body_bytes;
     let form = match &body {
-        Ok(Some(bytes)) => {
-            body_bytes = bytes.as_slice();
-            FormBody::Bytes(body_bytes)
-        }
+        Ok(Some(bytes)) => FormBody::Bytes(bytes),
         Ok(None) if is_post => FormBody::TooLarge,
         Ok(None) => FormBody::NotRead,
         Err(()) => FormBody::Unreadable,
@@ -221,50 +213,37 @@ impl BridgeIo for EdgeIo {
         access: &AccessSettings,
         kid: Option<&str>,
     ) -> Arc<KeySet> {
-        let deadline = now_ms() + FETCH_TIMEOUT_MS * 3;
-        loop {
-            let decision =
-                ACCESS_KEYS.with(|k| k.borrow_mut().throttle.on_unknown_kid(kid, now_ms()));
-            match decision {
-                UnknownKidDecision::RefreshNow(ticket) => {
-                    let mut fetch = |url: Url| http_get(url, MAX_JWKS_BYTES);
-                    let fetched = fetch_key_set(&access.certs_url, &mut fetch, now_ms()).await;
-                    ACCESS_KEYS.with(|k| {
-                        let mut k = k.borrow_mut();
-                        match &fetched {
-                            Ok(set) => {
-                                k.cache.install_fetched(set, now_ms());
-                                k.throttle.finish(
-                                    ticket,
-                                    now_ms(),
-                                    RefreshOutcome::fetched(set, true),
-                                );
-                            }
-                            Err(e) => {
-                                k.throttle
-                                    .finish(ticket, now_ms(), RefreshOutcome::Failed(e))
-                            }
-                        }
-                    });
-                    if let Err(e) = fetched {
-                        console_error!(
-                            "{}",
-                            serde_json::json!({"event": "access_keys_refresh_failed", "error": e.to_string()})
-                        );
-                    }
-                    break;
-                }
-                UnknownKidDecision::WaitForInFlight if now_ms() < deadline => {
-                    Delay::from(Duration::from_millis(WAIT_POLL_MS)).await;
-                    if !ACCESS_KEYS.with(|k| k.borrow().throttle.in_flight(now_ms())) {
-                        break;
-                    }
-                }
-                UnknownKidDecision::WaitForInFlight
-                | UnknownKidDecision::CoolingDown { .. }
-                | UnknownKidDecision::RecentlyUnknown => break,
-            }
-        }
+        settle_unknown_kid(
+            |now| ACCESS_KEYS.with(|k| k.borrow_mut().throttle.on_unknown_kid(kid, now)),
+            |now| ACCESS_KEYS.with(|k| k.borrow().throttle.in_flight(now)),
+            |ticket| refresh_access_keys(access, ticket),
+        )
+        .await;
         ACCESS_KEYS.with(|k| k.borrow().cache.keys().cloned().unwrap_or_default())
+    }
+}
+
+/// One refresh of the Access team's key set with a ticket: fetch, validate, install.
+async fn refresh_access_keys(access: &AccessSettings, ticket: RefreshTicket) {
+    let mut fetch = |url: Url| http_get(url, MAX_JWKS_BYTES);
+    let fetched = fetch_key_set(&access.certs_url, &mut fetch, now_ms()).await;
+    ACCESS_KEYS.with(|k| {
+        let mut k = k.borrow_mut();
+        match &fetched {
+            Ok(set) => {
+                k.cache.install_fetched(set, now_ms());
+                k.throttle
+                    .finish(ticket, now_ms(), RefreshOutcome::fetched(set, true));
+            }
+            Err(e) => k
+                .throttle
+                .finish(ticket, now_ms(), RefreshOutcome::Failed(e)),
+        }
+    });
+    if let Err(e) = fetched {
+        console_error!(
+            "{}",
+            serde_json::json!({"event": "access_keys_refresh_failed", "error": e.to_string()})
+        );
     }
 }

@@ -142,28 +142,41 @@ pub fn refresh_if_stale(settings: &Settings, ctx: &worker::Context, env: &Env) {
 /// allows, wait for a refresh already in flight, or give up at once.
 pub async fn on_unknown_kid(env: &Env, settings: &Settings, kid: Option<&str>) -> Arc<KeySet> {
     if refreshes(settings) {
-        let deadline = now_ms() + FETCH_TIMEOUT_MS * 3;
-        loop {
-            let decision = KEYS.with(|k| k.borrow_mut().throttle.on_unknown_kid(kid, now_ms()));
-            match decision {
-                UnknownKidDecision::RefreshNow(ticket) => {
-                    refresh(env, settings, ticket).await;
-                    break;
-                }
-                UnknownKidDecision::WaitForInFlight if now_ms() < deadline => {
-                    // Single flight: wait for the running refresh, then look again.
-                    Delay::from(Duration::from_millis(WAIT_POLL_MS)).await;
-                    if !KEYS.with(|k| k.borrow().throttle.in_flight(now_ms())) {
-                        break;
-                    }
-                }
-                UnknownKidDecision::WaitForInFlight
-                | UnknownKidDecision::CoolingDown { .. }
-                | UnknownKidDecision::RecentlyUnknown => break,
-            }
-        }
+        settle_unknown_kid(
+            |now| KEYS.with(|k| k.borrow_mut().throttle.on_unknown_kid(kid, now)),
+            |now| KEYS.with(|k| k.borrow().throttle.in_flight(now)),
+            |ticket| refresh(env, settings, ticket),
+        )
+        .await;
     }
     KEYS.with(|k| k.borrow().cache.keys().cloned().unwrap_or_default())
+}
+
+/// Carries out a [`RefreshThrottle`]'s answer to an unknown `kid`: runs `refresh` with the
+/// ticket when a refresh is due, waits for one already in flight (single flight, polling up to
+/// three fetch timeouts), or gives up at once. Shared by the `jwks` key set and the login
+/// bridge's Access key set, each with its own throttle.
+pub(super) async fn settle_unknown_kid<Fut: std::future::Future<Output = ()>>(
+    mut decide: impl FnMut(u64) -> UnknownKidDecision,
+    in_flight: impl Fn(u64) -> bool,
+    refresh: impl FnOnce(RefreshTicket) -> Fut,
+) {
+    let deadline = now_ms() + FETCH_TIMEOUT_MS * 3;
+    loop {
+        match decide(now_ms()) {
+            UnknownKidDecision::RefreshNow(ticket) => return refresh(ticket).await,
+            UnknownKidDecision::WaitForInFlight if now_ms() < deadline => {
+                // Single flight: wait for the running refresh, then look again.
+                Delay::from(Duration::from_millis(WAIT_POLL_MS)).await;
+                if !in_flight(now_ms()) {
+                    return;
+                }
+            }
+            UnknownKidDecision::WaitForInFlight
+            | UnknownKidDecision::CoolingDown { .. }
+            | UnknownKidDecision::RecentlyUnknown => return,
+        }
+    }
 }
 
 /// One refresh with a ticket: fetch, validate, write KV only when changed, install.
