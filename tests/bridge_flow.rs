@@ -638,23 +638,20 @@ fn tampered_expired_or_foreign_forms() {
     };
     let post = |fields: &[(String, String)], now: u64| f.run(&post_form(fields, &[COOKIE]), now);
 
-    // Another sign-in's id or state with this token: the MAC binds them.
-    assert_eq!(
-        refused(&post(&with("login_request_id", "lri_2"), NOW_MS)),
-        (400, "form_invalid")
-    );
-    assert_eq!(
-        refused(&post(&with("state", "forged"), NOW_MS)),
-        (400, "form_invalid")
-    );
-    assert_eq!(
-        refused(&post(&with("token", "v1.1.YQ.YQ"), NOW_MS)),
-        (400, "form_invalid")
-    );
-    assert_eq!(
-        refused(&post(&with("token", ""), NOW_MS)),
-        (400, "form_invalid")
-    );
+    // Another sign-in's id or state with this token (the MAC binds them), a malformed token,
+    // an empty one.
+    for (name, value) in [
+        ("login_request_id", "lri_2"),
+        ("state", "forged"),
+        ("token", "v1.1.YQ.YQ"),
+        ("token", ""),
+    ] {
+        assert_eq!(
+            refused(&post(&with(name, value), NOW_MS)),
+            (400, "form_invalid"),
+            "{name}={value}"
+        );
+    }
     let no_token: Vec<_> = fields
         .iter()
         .filter(|(k, _)| k != "token")

@@ -36,6 +36,7 @@ import {
   workerBuilt,
 } from '../support/index.mjs';
 import {
+  DEFAULT_APP_USER,
   expectBridgePageHeaders,
   formBody,
   mintFormToken,
@@ -62,12 +63,7 @@ const rand = (bytes = 18) => randomBytes(bytes).toString('base64url');
 
 /** Every standard claim with a fitting type, the LOGIN_CLAIMS of gate U, and claims not to copy. */
 const ALICE = {
-  sub: 'app-user-alice',
-  email: 'alice@example.test',
-  name: 'Alice Example',
-  given_name: 'Alice',
-  family_name: 'Example',
-  email_verified: true,
+  ...DEFAULT_APP_USER,
   preferred_username: 'alice',
   picture: 'https://app.example.test/alice.png',
   locale: 'de-CH',
