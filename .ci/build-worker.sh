@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# .ci/build-worker.sh — builds the Worker with `worker-build --release` into
-# build/worker/shim.mjs (plus build/index.js and build/index_bg.wasm).
+# .ci/build-worker.sh — builds the Worker into build/worker/shim.mjs (plus
+# build/index.js and build/index_bg.wasm): cargo, wasm-bindgen, wasm-opt, esbuild.
 #
 #   bash .ci/build-worker.sh             build (cargo makes it incremental)
 #   bash .ci/build-worker.sh --if-stale  do nothing when build/worker/shim.mjs
@@ -33,17 +33,51 @@ build_is_current() {
   [[ -z $(find "${inputs[@]}" -newer "$SHIM" -print -quit 2>/dev/null) ]]
 }
 
-# worker-build always keeps the wasm "name" section (function names for stack traces): a
-# third of the module. The Worker aborts on panic and logs no wasm stack, so drop it: a smaller
-# module uploads and compiles faster on a fresh isolate. No second optimisation pass: `-Oz`
-# after worker-build's `-O` takes 6 KB off the module but makes a fresh isolate's first
-# request compile 13 KB more (measured 2026-11-22). Same feature flags as worker-build.
-strip_names() {
-  local wasm=build/index_bg.wasm
-  "$WASM_OPT_BIN" "$wasm" -o "$wasm.stripped" --strip-debug --strip-producers \
+# The steps `worker-build --release` takes, with our own entry module (src/edge/entry.js)
+# instead of its generated shim: the entry does the I/O in JavaScript and calls the Rust core
+# synchronously (see the comment at its top). wasm-bindgen's `module` target with the same
+# flags worker-build uses (a wasm trap re-instantiates the module on the next request), then
+# wasm-opt, then esbuild bundles the entry with the generated bindings into build/index.js.
+STAGE=build/.stage
+
+build_wasm() {
+  # RUST_BACKTRACE from the caller's environment would turn every build error into a stack dump.
+  wasm_env env RUST_BACKTRACE=0 cargo build --lib --release --target wasm32-unknown-unknown
+}
+
+bind() {
+  rm -rf "$STAGE"
+  mkdir -p "$STAGE"
+  "$WASM_BINDGEN_BIN" "$MCP_GATE_WASM_TARGET_DIR/wasm32-unknown-unknown/release/mcp_gate.wasm" \
+    --out-dir "$STAGE" --out-name index --target module --no-typescript \
+    --experimental-reset-state-function --force-enable-abort-handler
+  # workerd imports a wasm module as a compiled module: the plain import form.
+  sed -i 's/^import source /import /' "$STAGE/index.js"
+}
+
+# `-O` as worker-build runs it, and the wasm "name" section dropped (worker-build keeps it:
+# a third of the module): the Worker logs no wasm stack, and a smaller module uploads and
+# compiles faster on a fresh isolate. No `-Oz`: it takes 6 KB off the module but makes a fresh
+# isolate's first request compile 13 KB more (measured 2026-11-22). The feature flags are
+# worker-build's: nothing newer than workerd reads.
+optimise() {
+  local wasm=$STAGE/index_bg.wasm
+  "$WASM_OPT_BIN" "$wasm" -o "$wasm.opt" -O --strip-debug --strip-producers \
     --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
     --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
-  mv "$wasm.stripped" "$wasm"
+  mv "$wasm.opt" "$wasm"
+}
+
+bundle() {
+  cp src/edge/entry.js "$STAGE/entry.js"
+  "$ESBUILD_BIN" "$STAGE/entry.js" --bundle --format=esm --minify --log-level=warning --log-override:duplicate-object-key=silent \
+    --external:./index_bg.wasm '--external:cloudflare:*' --outfile="$STAGE/bundle.js"
+  mkdir -p build/worker
+  mv "$STAGE/index_bg.wasm" build/index_bg.wasm
+  mv "$STAGE/bundle.js" build/index.js
+  # The path wrangler.toml, the tests and the benchmark load (as worker-build named it).
+  printf '%s\n' "export * from '../index.js';" "export { default } from '../index.js';" >"$SHIM"
+  rm -rf "$STAGE"
 }
 
 main() {
@@ -52,18 +86,11 @@ main() {
     return
   fi
   local started=$SECONDS
-  # RUST_BACKTRACE from the caller's environment would turn every
-  # worker-build error message into a stack dump.
-  wasm_env env RUST_BACKTRACE=0 worker-build --release
-  [[ -f $SHIM ]] || {
-    echo "[build-worker] worker-build finished without $SHIM" >&2
-    exit 1
-  }
-  strip_names
-  # worker-build may leave the shim's mtime alone when nothing changed;
-  # touch it so --if-stale sees the build as current.
-  touch "$SHIM"
-  echo "[build-worker] built $SHIM in $((SECONDS - started)) s ($(wc -c <build/index_bg.wasm 2>/dev/null || echo '?') bytes of wasm)"
+  build_wasm
+  bind
+  optimise
+  bundle
+  echo "[build-worker] built $SHIM in $((SECONDS - started)) s ($(wc -c <build/index_bg.wasm) bytes of wasm)"
 }
 
 main "$@"
