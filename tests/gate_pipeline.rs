@@ -18,7 +18,8 @@ use mcp_gate::gate::GateError;
 use mcp_gate::settings::{Settings, SettingsError};
 use mcp_gate::token::cache::TokenCache;
 use mcp_gate::token::native::NativeVerifier;
-use mcp_gate::token::KeySet;
+use mcp_gate::token::verify::{SignatureCheck, SignatureJob};
+use mcp_gate::token::{KeySet, SignatureVerifier, TokenError};
 use serde_json::{json, Value};
 
 const METADATA: &str = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp";
@@ -701,4 +702,149 @@ fn repeated_tokens_are_served_from_the_cache_and_scopes_are_still_checked() {
     let before = verifier.0.get();
     attempt("calendar_get_events", &reloaded, now + 3000).unwrap();
     assert_eq!(verifier.0.get(), before + 1);
+}
+
+/// The settled path (the Worker's entry module checks the signature itself, then hands the
+/// outcome back): one request through `precheck` → `into_owned` → `signature_job` → a check
+/// made with `check` → `authorize_settled`.
+fn run_settled(
+    authorization: &str,
+    check: impl FnOnce(&pipeline::Prechecked<'static>, &KeySet) -> Option<SignatureCheck>,
+    cache: &RefCell<TokenCache>,
+) -> Result<Allowed, GateError> {
+    let s = settings(&[]);
+    let keys = key_set();
+    let pre = {
+        // The request's own buffers are gone before the signature is checked.
+        let incoming = headers(&[
+            ("authorization", authorization),
+            ("content-type", "application/json"),
+        ]);
+        let body = call("echo");
+        let head = admitted(&Method::POST, &incoming, &s).map_err(|r| r.error)?;
+        let request = request(&head, &incoming, &body);
+        pipeline::precheck(&request, &s, RulesView::Authenticated, |_| None)
+            .map_err(|r| r.error)?
+            .into_owned()
+    };
+    let check = check(&pre, &keys);
+    pipeline::authorize_settled(pre, &s, &keys, check.as_ref(), cache, NOW as u64 * 1000)
+        .map_err(|r| r.error)
+}
+
+/// What the native verifier says about a job.
+fn native_check(job: &SignatureJob<'_>) -> SignatureCheck {
+    let ok = pollster::block_on(NativeVerifier.verify(
+        job.key,
+        job.alg,
+        job.signing_input,
+        job.signature,
+    ));
+    SignatureCheck::of(job, ok)
+}
+
+#[test]
+fn a_settled_signature_check_allows_exactly_what_authorize_allows() {
+    let cache = RefCell::new(TokenCache::new());
+    let allowed = run_settled(
+        &bearer("mcp:read"),
+        |pre, keys| Some(native_check(&pre.signature_job(keys).unwrap())),
+        &cache,
+    )
+    .unwrap_or_else(|e| panic!("a good token is allowed: {e:?}"));
+    assert_eq!(allowed.token.subject(), Some("user-1"));
+    assert_eq!(allowed.log.decision, "allow");
+    assert_eq!(
+        cache.borrow().stats().entries,
+        1,
+        "a settled token is cached too"
+    );
+
+    // A signature that does not verify, and a token signed by a key the server does not hold.
+    let failed = run_settled(
+        &bearer("mcp:read"),
+        |pre, keys| Some(SignatureCheck::of(&pre.signature_job(keys).unwrap(), false)),
+        &cache,
+    );
+    assert!(matches!(
+        failed,
+        Err(GateError::Token(TokenError::BadSignature))
+    ));
+    let forged = format!(
+        "Bearer {}",
+        token(
+            json!({"alg": "RS256", "kid": "rsa-1", "typ": "at+jwt"}),
+            claims(),
+            "rsa-other"
+        )
+    );
+    let forged = run_settled(
+        &forged,
+        |pre, keys| Some(native_check(&pre.signature_job(keys).unwrap())),
+        &cache,
+    );
+    assert!(matches!(
+        forged,
+        Err(GateError::Token(TokenError::BadSignature))
+    ));
+}
+
+#[test]
+fn a_settled_check_counts_only_for_the_job_it_was_made_for() {
+    let cache = RefCell::new(TokenCache::new());
+    let keys = key_set();
+    // A genuine "verified" for another token's signature is worth nothing for this one.
+    let other = {
+        let s = settings(&[]);
+        let incoming = headers(&[
+            ("authorization", &bearer("mcp:write")),
+            ("content-type", "application/json"),
+        ]);
+        let body = call("echo");
+        let head = admitted(&Method::POST, &incoming, &s).unwrap();
+        let request = request(&head, &incoming, &body);
+        let pre = pipeline::precheck(&request, &s, RulesView::Authenticated, |_| None)
+            .unwrap_or_else(|_| panic!("precheck"));
+        native_check(&pre.signature_job(&keys).unwrap())
+    };
+    let forged_claims = {
+        let mut c = claims();
+        c["scope"] = json!("mcp:admin");
+        token(
+            json!({"alg": "RS256", "kid": "rsa-1", "typ": "at+jwt"}),
+            c,
+            "rsa-other",
+        )
+    };
+    let result = run_settled(
+        &format!("Bearer {forged_claims}"),
+        |_, _| Some(other),
+        &cache,
+    );
+    assert!(matches!(
+        result,
+        Err(GateError::Token(TokenError::BadSignature))
+    ));
+
+    // No check at all: a bad signature when a key fits; the key error when none does.
+    let result = run_settled(&bearer("mcp:read"), |_, _| None, &cache);
+    assert!(matches!(
+        result,
+        Err(GateError::Token(TokenError::BadSignature))
+    ));
+    let unknown_kid = token(
+        json!({"alg": "RS256", "kid": "nope", "typ": "at+jwt"}),
+        claims(),
+        "rsa",
+    );
+    let result = run_settled(
+        &format!("Bearer {unknown_kid}"),
+        |pre, keys| {
+            assert!(pre.signature_job(keys).is_none() && pre.key_missing_from(keys));
+            None
+        },
+        &cache,
+    );
+    assert!(matches!(result, Err(GateError::Token(TokenError::Key(_)))));
+    assert_eq!(cache.borrow().stats().entries, 0);
 }

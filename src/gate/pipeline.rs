@@ -30,7 +30,7 @@ use crate::settings::Settings;
 use crate::token::cache::{TokenCache, TokenKey};
 use crate::token::extract;
 use crate::token::keyset::KeyLookupError;
-use crate::token::verify::{self, UntrustedJwt};
+use crate::token::verify::{self, SignatureCheck, SignatureJob, UntrustedJwt};
 use crate::token::{KeySet, SignatureVerifier, VerifiedToken};
 
 pub use crate::rules::RulesView;
@@ -140,6 +140,41 @@ impl Prechecked<'_> {
         match &self.token {
             TokenStage::Recalled(_) => None,
             TokenStage::Untrusted { jwt, .. } => jwt.kid(),
+        }
+    }
+
+    /// The signature check this token still needs under `keys`, for an adapter that checks it
+    /// itself and then calls [`authorize_settled`]: `None` for a recalled token, and when no
+    /// key fits (then [`authorize_settled`] refuses with the key error, whatever it is given).
+    pub fn signature_job<'k>(&'k self, keys: &'k KeySet) -> Option<SignatureJob<'k>> {
+        match &self.token {
+            TokenStage::Recalled(_) => None,
+            TokenStage::Untrusted { jwt, .. } => verify::signature_job(jwt, keys).ok(),
+        }
+    }
+
+    /// The same stage owning the token's bytes, for an adapter that keeps it across its own
+    /// awaits (the Worker's entry module).
+    pub fn into_owned(self) -> Prechecked<'static> {
+        let token = match self.token {
+            TokenStage::Recalled(token) => TokenStage::Recalled(token),
+            TokenStage::Untrusted {
+                jwt,
+                cache_key,
+                token_len,
+            } => TokenStage::Untrusted {
+                jwt: jwt.into_owned(),
+                cache_key,
+                token_len,
+            },
+        };
+        Prechecked {
+            token,
+            requirement: self.requirement,
+            lists: self.lists,
+            browser_origin: self.browser_origin,
+            context: self.context,
+            log: self.log,
         }
     }
 
@@ -512,6 +547,49 @@ pub async fn authorize<V: SignatureVerifier>(
     cache: &RefCell<TokenCache>,
     now_ms: u64,
 ) -> Result<Allowed, Box<Refusal>> {
+    let verified = match &pre.token {
+        TokenStage::Recalled(_) => None,
+        TokenStage::Untrusted { jwt, .. } => {
+            Some(verify::verify(jwt, keys, verifier, &settings.token, now_ms).await)
+        }
+    };
+    conclude(pre, verified, settings, keys, cache, now_ms)
+}
+
+/// [`authorize`] for an adapter that checked the signature itself: `check` is the outcome of
+/// [`Prechecked::signature_job`] under the same `keys` (ignored for a recalled token; a check
+/// made for another key, algorithm or signature counts as a bad signature).
+pub fn authorize_settled(
+    pre: Prechecked<'_>,
+    settings: &Settings,
+    keys: &KeySet,
+    check: Option<&SignatureCheck>,
+    cache: &RefCell<TokenCache>,
+    now_ms: u64,
+) -> Result<Allowed, Box<Refusal>> {
+    let verified = match &pre.token {
+        TokenStage::Recalled(_) => None,
+        TokenStage::Untrusted { jwt, .. } => Some(match check {
+            Some(check) => verify::verify_settled(jwt, keys, check, &settings.token, now_ms),
+            // No check was made because no key fits: the same key error as `verify`.
+            None => {
+                verify::signature_job(jwt, keys).and(Err(crate::token::TokenError::BadSignature))
+            }
+        }),
+    };
+    conclude(pre, verified, settings, keys, cache, now_ms)
+}
+
+/// The rest of stage 2 once the signature and claims are checked (`verified`; `None` for a
+/// recalled token): cache the new token, then the scope grant.
+fn conclude(
+    pre: Prechecked<'_>,
+    verified: Option<Result<VerifiedToken, crate::token::TokenError>>,
+    settings: &Settings,
+    keys: &KeySet,
+    cache: &RefCell<TokenCache>,
+    now_ms: u64,
+) -> Result<Allowed, Box<Refusal>> {
     let Prechecked {
         token,
         requirement,
@@ -520,33 +598,43 @@ pub async fn authorize<V: SignatureVerifier>(
         context,
         mut log,
     } = pre;
-    let token = match token {
-        TokenStage::Recalled(token) => token,
-        TokenStage::Untrusted {
-            jwt,
-            cache_key,
-            token_len,
-        } => match verify::verify(&jwt, keys, verifier, &settings.token, now_ms).await {
-            Ok(token) => {
-                let token = Arc::new(token);
-                cache.borrow_mut().insert(
-                    cache_key,
-                    Arc::clone(&token),
-                    token_len,
-                    now_ms,
-                    keys.generation(),
-                );
-                token
-            }
-            Err(e) => {
-                return Err(Box::new(Refusal {
-                    error: GateError::Token(e),
-                    context,
-                    browser_origin,
-                    log,
-                }))
-            }
-        },
+    let token = match (token, verified) {
+        (TokenStage::Recalled(token), _) => token,
+        (
+            TokenStage::Untrusted {
+                cache_key,
+                token_len,
+                ..
+            },
+            Some(Ok(token)),
+        ) => {
+            let token = Arc::new(token);
+            cache.borrow_mut().insert(
+                cache_key,
+                Arc::clone(&token),
+                token_len,
+                now_ms,
+                keys.generation(),
+            );
+            token
+        }
+        (TokenStage::Untrusted { .. }, Some(Err(e))) => {
+            return Err(Box::new(Refusal {
+                error: GateError::Token(e),
+                context,
+                browser_origin,
+                log,
+            }))
+        }
+        // Not reachable (both callers verify every untrusted token); refused all the same.
+        (TokenStage::Untrusted { .. }, None) => {
+            return Err(Box::new(Refusal {
+                error: GateError::Token(crate::token::TokenError::BadSignature),
+                context,
+                browser_origin,
+                log,
+            }))
+        }
     };
     log.iss = Some(token.issuer().to_owned());
     log.sub = token.subject().map(str::to_owned);

@@ -7,6 +7,7 @@
 //! alone never chooses the verifier — checks the signature through a [`SignatureVerifier`]
 //! (WebCrypto in the Worker, pure Rust natively) and finally the claims.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
@@ -53,7 +54,7 @@ struct HeaderExtras {
 /// A structurally valid JWS whose signature and claims are not checked yet.
 pub struct UntrustedJwt<'a> {
     token: UntrustedToken<'a, HeaderExtras>,
-    signing_input: &'a str,
+    signing_input: Cow<'a, str>,
     alg: Algorithm,
 }
 
@@ -75,6 +76,63 @@ impl UntrustedJwt<'_> {
     /// The header's `alg`, already checked against `ALLOWED_ALGORITHMS`.
     pub fn algorithm(&self) -> Algorithm {
         self.alg
+    }
+
+    /// The same token owning its bytes, for an adapter that keeps it across its own awaits
+    /// (the Worker's entry module, see `edge::exchange`).
+    pub fn into_owned(self) -> UntrustedJwt<'static> {
+        UntrustedJwt {
+            token: self.token.into_owned(),
+            signing_input: Cow::Owned(self.signing_input.into_owned()),
+            alg: self.alg,
+        }
+    }
+}
+
+/// The signature check a token needs: the key chosen from the server's own key set (by `kid`
+/// and the allowed `alg` fitting the key, exactly as [`verify`] chooses it), the algorithm, the
+/// signing input and the signature. For an adapter that checks signatures outside Rust's
+/// futures (the Worker's entry module awaits WebCrypto in JavaScript) and then hands the
+/// outcome to [`verify_settled`].
+#[derive(Debug)]
+pub struct SignatureJob<'a> {
+    /// The key to verify with.
+    pub key: &'a KeyEntry,
+    /// The algorithm to verify under.
+    pub alg: Algorithm,
+    /// The bytes that were signed (`header.payload`).
+    pub signing_input: &'a [u8],
+    /// The signature bytes.
+    pub signature: &'a [u8],
+}
+
+/// The outcome of a [`SignatureJob`] checked elsewhere, bound to that job: [`verify_settled`]
+/// accepts it only for the same key, algorithm and signature.
+#[derive(Debug)]
+pub struct SignatureCheck {
+    key_jwk: String,
+    alg: Algorithm,
+    signature: Vec<u8>,
+    verified: bool,
+}
+
+impl SignatureCheck {
+    /// `verified`: whether the signature of `job` verified (`false` on any failure).
+    pub fn of(job: &SignatureJob<'_>, verified: bool) -> Self {
+        Self {
+            key_jwk: job.key.public_jwk_json().to_owned(),
+            alg: job.alg,
+            signature: job.signature.to_vec(),
+            verified,
+        }
+    }
+
+    /// Whether this check verified exactly `job`'s signature.
+    fn verified(&self, job: &SignatureJob<'_>) -> bool {
+        self.verified
+            && self.alg == job.alg
+            && self.key_jwk == job.key.public_jwk_json()
+            && self.signature == job.signature
     }
 }
 
@@ -121,12 +179,27 @@ pub fn parse<'a>(
     }
     let signing_input = raw
         .rsplit_once('.')
-        .map(|(input, _)| input)
+        .map(|(input, _)| Cow::Borrowed(input))
         .ok_or(TokenError::Malformed)?;
     Ok(UntrustedJwt {
         token,
         signing_input,
         alg,
+    })
+}
+
+/// The signature check `jwt` needs (README "Tokens" rule 3: the key by `kid` and the allowed
+/// `alg` fitting it), or why no key fits.
+pub fn signature_job<'a>(
+    jwt: &'a UntrustedJwt<'_>,
+    keys: &'a KeySet,
+) -> Result<SignatureJob<'a>, TokenError> {
+    let key = keys.select(jwt.kid(), jwt.alg).map_err(TokenError::Key)?;
+    Ok(SignatureJob {
+        key,
+        alg: jwt.alg,
+        signing_input: jwt.signing_input.as_bytes(),
+        signature: jwt.token.signature_bytes(),
     })
 }
 
@@ -139,15 +212,33 @@ pub async fn verify<V: SignatureVerifier>(
     policy: &Policy,
     now_ms: u64,
 ) -> Result<VerifiedToken, TokenError> {
-    let key = keys.select(jwt.kid(), jwt.alg).map_err(TokenError::Key)?;
+    let job = signature_job(jwt, keys)?;
     let signature_ok = verifier
-        .verify(
-            key,
-            jwt.alg,
-            jwt.signing_input.as_bytes(),
-            jwt.token.signature_bytes(),
-        )
+        .verify(job.key, job.alg, job.signing_input, job.signature)
         .await;
+    claims_after_signature(jwt, signature_ok, policy, now_ms)
+}
+
+/// [`verify`] with the signature already checked elsewhere: `check` must be the outcome of
+/// this token's own [`signature_job`] under `keys`, or the token is refused as badly signed.
+pub fn verify_settled(
+    jwt: &UntrustedJwt<'_>,
+    keys: &KeySet,
+    check: &SignatureCheck,
+    policy: &Policy,
+    now_ms: u64,
+) -> Result<VerifiedToken, TokenError> {
+    let job = signature_job(jwt, keys)?;
+    claims_after_signature(jwt, check.verified(&job), policy, now_ms)
+}
+
+/// The claims, read only once the signature verified (README "Tokens" rules 4–6).
+fn claims_after_signature(
+    jwt: &UntrustedJwt<'_>,
+    signature_ok: bool,
+    policy: &Policy,
+    now_ms: u64,
+) -> Result<VerifiedToken, TokenError> {
     if !signature_ok {
         return Err(TokenError::BadSignature);
     }
