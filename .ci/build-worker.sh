@@ -11,8 +11,8 @@
 # build is current yet still rebuilds when a file under src/ changes.
 #
 # On a machine with rustup this needs only `rustup target add
-# wasm32-unknown-unknown`; setup.sh installs worker-build and wasm-bindgen-cli
-# at the versions Cargo.lock asks for (worker, wasm-bindgen).
+# wasm32-unknown-unknown`; setup.sh installs wasm-bindgen-cli at the version
+# Cargo.lock asks for, wasm-opt (npm binaryen) and esbuild (wrangler's).
 set -euo pipefail
 
 # Called from wrangler, whose own files live in node_modules: never let setup
@@ -70,6 +70,11 @@ optimise() {
 
 bundle() {
   cp src/edge/entry.js "$STAGE/entry.js"
+  # The entry imports glue.js as the same module the wasm imports (one copy in the bundle).
+  local glue
+  glue=$(cd "$STAGE" && find snippets -path '*/src/edge/glue.js' -print -quit)
+  [[ -n $glue ]] || { echo "[build-worker] wasm-bindgen wrote no glue.js snippet" >&2; exit 1; }
+  printf "export * from './%s';\n" "$glue" >"$STAGE/glue.js"
   "$ESBUILD_BIN" "$STAGE/entry.js" --bundle --format=esm --minify --log-level=warning --log-override:duplicate-object-key=silent \
     --external:./index_bg.wasm '--external:cloudflare:*' --outfile="$STAGE/bundle.js"
   mkdir -p build/worker

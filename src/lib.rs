@@ -52,7 +52,8 @@
 //! The core (everything outside `edge`) is platform-free and tested natively: decisions are
 //! pure functions and state machines on preloaded data with the clock injected. `edge` is the
 //! thin Worker adapter (KV, fetch, WebCrypto, streams, clock), compiled only for wasm32: it
-//! does the I/O first, then asks the core.
+//! does the I/O first, then asks the core — its entry module awaits in JavaScript and calls into
+//! Rust once per decision (`edge/exchange.rs`), so a request is not a Rust future.
 //!
 //! | room | what belongs there |
 //! |---|---|
@@ -65,7 +66,7 @@
 //! | [`bridge`] | the login bridge (README "Login bridge"): Scalekit's Login URL, its own pipeline on `LOGIN_PATH` with the I/O injected; its settings in `settings/bridge.rs` |
 //! | [`refresh`] | keys and metadata from issuers: discovery, JWKS, AS mirror, the refresh throttle, the key cache, key health |
 //! | [`gate`] | routing, CORS, the pipeline that ties the stages together, answers and challenges, forwarding plan, log line, `/healthz` |
-//! | `edge` (wasm only) | the Worker entry: `mod.rs` (routes, stages), `bridge.rs` (the login bridge's I/O), `issuer.rs` (keys and AS metadata I/O), `state.rs` (settings, rules cache, KV), `upstream.rs` (fetch with deadline), `relay.rs` (list answers), `webcrypto.rs`, `glue.js` |
+//! | `edge` (wasm only) | the Worker entry: `entry.js` (the entry module: awaits the runtime's promises), `exchange.rs` (one request's steps, each a synchronous call into the core), `mod.rs` (the routes with I/O of their own, Cron), `bridge.rs` (the login bridge's I/O), `issuer.rs` (keys and AS metadata I/O), `state.rs` (settings, rules cache, KV), `upstream.rs` (fetch with deadline), `relay.rs` (list answers), `webcrypto.rs`, `glue.js` |
 //! | `bin/mcp-gate` (native only) | the operator CLI (clap): dev keys and tokens, `rules check/explain/put` |
 
 pub mod admit;

@@ -84,10 +84,21 @@ pub(super) async fn http_get(url: Url, limit: usize) -> Result<FetchedResponse, 
     })
 }
 
+/// Whether [`current`] would read KV now (the entry module then awaits it before the
+/// request's decision; otherwise [`keys_now`] is what it would return).
+pub fn kv_due(now: u64) -> bool {
+    KEYS.with(|k| k.borrow().cache.kv_reload_due(now))
+}
+
+/// The keys in use, without I/O (empty when there are none).
+pub fn keys_now() -> Arc<KeySet> {
+    KEYS.with(|k| k.borrow().cache.keys().cloned().unwrap_or_default())
+}
+
 /// Re-reads KV `jwks` when due and returns the keys in use (empty when there are none).
 pub async fn current(env: &Env) -> Arc<KeySet> {
     let now = now_ms();
-    if KEYS.with(|k| k.borrow().cache.kv_reload_due(now)) {
+    if kv_due(now) {
         let read = kv_get(env, JWKS_KEY).await;
         let applied = KEYS.with(|k| {
             let mut k = k.borrow_mut();
@@ -122,7 +133,7 @@ pub async fn current(env: &Env) -> Arc<KeySet> {
             _ => {}
         }
     }
-    KEYS.with(|k| k.borrow().cache.keys().cloned().unwrap_or_default())
+    keys_now()
 }
 
 /// Starts a background refresh when the fetched keys' `Cache-Control` lifetime ran out.
@@ -149,7 +160,7 @@ pub async fn on_unknown_kid(env: &Env, settings: &Settings, kid: Option<&str>) -
         )
         .await;
     }
-    KEYS.with(|k| k.borrow().cache.keys().cloned().unwrap_or_default())
+    keys_now()
 }
 
 /// Carries out a [`RefreshThrottle`]'s answer to an unknown `kid`: runs `refresh` with the

@@ -143,6 +143,17 @@ pub async fn load_rules(env: &Env, now: u64) -> RulesSlot {
             ),
         }
     }
+    rules_slot()
+}
+
+/// Whether [`load_rules`] would read KV now (the entry module then awaits it before the
+/// request's decision; otherwise [`rules_slot`] is what it would return).
+pub fn rules_due(now: u64) -> bool {
+    ISOLATE.with(|i| i.borrow().rules.due(now))
+}
+
+/// The rules in use, without I/O.
+pub fn rules_slot() -> RulesSlot {
     ISOLATE.with(|i| i.borrow().rules.slot().clone())
 }
 

@@ -57,31 +57,35 @@ pub async fn fetch_with_deadline(
     }
 }
 
-/// Sends the request to the origin, waiting at most `timeout_seconds` for its headers.
-pub async fn send(
-    url: &str,
+/// The `RequestInit` of a call to the origin: `method`, the edited `headers`, redirects
+/// handed back to the client (`manual`), and the body — only a POST carries one: admission
+/// refused a GET or DELETE with one.
+pub fn origin_init(
     method: &Method,
     headers: &Headers,
     body: Option<&js_sys::Uint8Array>,
-    timeout_seconds: u32,
-) -> Result<Response, UpstreamFailure> {
+) -> RequestInit {
     let init = RequestInit::new();
     init.set_method(method.as_str());
     init.set_headers(headers);
     init.set_redirect(RequestRedirect::Manual);
-    // Only a POST carries a body: admission refused a GET or DELETE with one.
     if let Some(body) = body.filter(|b| b.byte_length() > 0) {
         if method == Method::POST {
             init.set_body(body);
         }
     }
-    let deadline = Duration::from_secs(timeout_seconds.into());
-    fetch_with_deadline(url, &init, deadline)
-        .await
-        .map_err(|e| match e {
-            FetchError::Failed(_) => UpstreamFailure::Unreachable,
-            FetchError::TimedOut => UpstreamFailure::Timeout,
-        })
+    init
+}
+
+/// What became of a call to the origin, from the value `fetchWithDeadline`'s promise settled
+/// with (`undefined`: no headers before the deadline; not a `Response`: the fetch failed).
+pub fn origin_outcome(settled: JsValue) -> Result<Response, UpstreamFailure> {
+    if settled.is_undefined() {
+        return Err(UpstreamFailure::Timeout);
+    }
+    settled
+        .dyn_into::<Response>()
+        .map_err(|_| UpstreamFailure::Unreachable)
 }
 
 /// Why a response body was not read.

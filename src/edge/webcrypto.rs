@@ -91,27 +91,58 @@ fn subtle() -> Option<SubtleCrypto> {
     scope.crypto().ok().map(|c| c.subtle())
 }
 
-async fn import(subtle: &SubtleCrypto, key: &KeyEntry, alg: Algorithm) -> Option<CryptoKey> {
-    let jwk_json = key.public_jwk_json();
-    let cache_key = format!("{}|{jwk_json}", alg.jws_name());
-    if let Some(hit) = IMPORTED.with(|c| c.borrow().get(&cache_key).cloned()) {
-        return Some(hit);
-    }
-    let jwk: Object = js_sys::JSON::parse(jwk_json).ok()?.dyn_into().ok()?;
+/// The cache key of an imported key: the algorithm and the key's public JWK text.
+fn cache_key(key: &KeyEntry, alg: Algorithm) -> String {
+    format!("{}|{}", alg.jws_name(), key.public_jwk_json())
+}
+
+/// `key` imported for `alg` before in this isolate.
+pub fn imported(key: &KeyEntry, alg: Algorithm) -> Option<CryptoKey> {
+    let cache_key = cache_key(key, alg);
+    IMPORTED.with(|c| c.borrow().get(&cache_key).cloned())
+}
+
+/// Starts importing `key` for `alg` (a promise of the `CryptoKey`; keep it with [`remember`]).
+pub fn import(key: &KeyEntry, alg: Algorithm) -> Option<js_sys::Promise> {
+    let jwk: Object = js_sys::JSON::parse(key.public_jwk_json())
+        .ok()?
+        .dyn_into()
+        .ok()?;
     let (import_alg, _) = algorithms(alg);
     let usages = Array::of1(&JsValue::from_str("verify"));
-    let promise = subtle
+    subtle()?
         .import_key_with_object("jwk", &jwk, &import_alg, false, &usages)
-        .ok()?;
-    let imported: CryptoKey = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
+        .ok()
+}
+
+/// Keeps an imported key for the isolate's later requests.
+pub fn remember(key: &KeyEntry, alg: Algorithm, imported: CryptoKey) {
+    let cache_key = cache_key(key, alg);
     IMPORTED.with(|c| {
         let mut cache = c.borrow_mut();
         if cache.len() >= MAX_CACHED_KEYS {
             cache.clear();
         }
-        cache.insert(cache_key, imported.clone());
+        cache.insert(cache_key, imported);
     });
-    Some(imported)
+}
+
+/// Starts `crypto.subtle.verify` (a promise of a boolean).
+pub fn verify(
+    crypto_key: &CryptoKey,
+    alg: Algorithm,
+    signing_input: &[u8],
+    signature: &[u8],
+) -> Option<js_sys::Promise> {
+    let (_, verify_alg) = algorithms(alg);
+    subtle()?
+        .verify_with_object_and_u8_array_and_u8_array(
+            &verify_alg,
+            crypto_key,
+            signature,
+            signing_input,
+        )
+        .ok()
 }
 
 impl SignatureVerifier for WebCryptoVerifier {
@@ -122,19 +153,24 @@ impl SignatureVerifier for WebCryptoVerifier {
         signing_input: &[u8],
         signature: &[u8],
     ) -> bool {
-        let Some(subtle) = subtle() else {
-            return false;
+        let crypto_key = match imported(key, alg) {
+            Some(hit) => hit,
+            None => {
+                let Some(promise) = import(key, alg) else {
+                    return false;
+                };
+                let Some(new) = JsFuture::from(promise)
+                    .await
+                    .ok()
+                    .and_then(|v| v.dyn_into::<CryptoKey>().ok())
+                else {
+                    return false;
+                };
+                remember(key, alg, new.clone());
+                new
+            }
         };
-        let Some(crypto_key) = import(&subtle, key, alg).await else {
-            return false;
-        };
-        let (_, verify_alg) = algorithms(alg);
-        let Ok(promise) = subtle.verify_with_object_and_u8_array_and_u8_array(
-            &verify_alg,
-            &crypto_key,
-            signature,
-            signing_input,
-        ) else {
+        let Some(promise) = verify(&crypto_key, alg, signing_input, signature) else {
             return false;
         };
         matches!(JsFuture::from(promise).await, Ok(v) if v.as_bool() == Some(true))
