@@ -2,7 +2,7 @@
 // (src/edge/exchange.rs). JavaScript does the awaiting — the body, KV when a read is due,
 // WebCrypto, the origin — and Rust makes every decision, one synchronous call between two
 // awaits. Nothing is decided here: each call answers the next step, and an unknown step, a
-// thrown error or a step called out of order ends in an error response, never in forwarding.
+// thrown error or a step called out of order ends in a `500`, never in forwarding.
 //
 // Why not `#[event(fetch)]`: a request served as a Rust future paid, per awaited promise, a
 // pair of wasm-bindgen closures, a microtask and an executor poll, and a fresh isolate compiled
@@ -92,14 +92,27 @@ async function serve(request, env, ctx) {
   }
 }
 
+/**
+ * The answer when the gate itself failed (a bug, a trap in the wasm, a step out of order):
+ * `500`, never the request passed on. Only the error's type is logged: a runtime error's
+ * message may quote a header value.
+ */
+function internalError(error) {
+  noteCritical(error);
+  console.error(JSON.stringify({ event: 'internal_error', error: String(error?.name ?? typeof error) }));
+  return Response.json(
+    { error: 'server_error', error_description: 'The gate could not handle this request' },
+    { status: 500 },
+  );
+}
+
 export default {
   async fetch(request, env, ctx) {
-    recover();
     try {
+      recover();
       return await serve(request, env, ctx);
     } catch (error) {
-      noteCritical(error);
-      throw error;
+      return internalError(error);
     }
   },
 

@@ -217,7 +217,19 @@ impl Exchange {
     pub fn response(&mut self) -> Result<web_sys::Response, JsValue> {
         match self.answer.take() {
             Some(Ok(response)) => Ok(response),
-            Some(Err(e)) => Err(e.into()),
+            Some(Err(e)) => {
+                // The gate's own messages are logged; a runtime error's text may quote a
+                // header value, so only its kind is.
+                let detail = match &e {
+                    worker::Error::RustError(message) => message.as_str(),
+                    _ => "runtime error",
+                };
+                worker::console_error!(
+                    "{}",
+                    serde_json::json!({"event": "response_failed", "error": detail})
+                );
+                Err(e.into())
+            }
             None => Err(out_of_order()),
         }
     }

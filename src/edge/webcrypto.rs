@@ -135,12 +135,16 @@ pub fn verify(
     signature: &[u8],
 ) -> Option<js_sys::Promise> {
     let (_, verify_alg) = algorithms(alg);
+    // Copies owned by JavaScript, not views of the wasm memory: the promise may settle after
+    // later wasm calls, which can grow the memory (detaching its buffer under a view).
+    let signature = js_sys::Uint8Array::from(signature);
+    let signing_input = js_sys::Uint8Array::from(signing_input);
     subtle()?
-        .verify_with_object_and_u8_array_and_u8_array(
+        .verify_with_object_and_buffer_source_and_buffer_source(
             &verify_alg,
             crypto_key,
-            signature,
-            signing_input,
+            &signature,
+            &signing_input,
         )
         .ok()
 }
