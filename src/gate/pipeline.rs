@@ -31,7 +31,7 @@ use crate::token::cache::{TokenCache, TokenKey};
 use crate::token::extract;
 use crate::token::keyset::KeyLookupError;
 use crate::token::verify::{self, SignatureCheck, SignatureJob, UntrustedJwt};
-use crate::token::{KeySet, SignatureVerifier, VerifiedToken};
+use crate::token::{KeySet, SignatureVerifier, TokenError, VerifiedToken};
 
 pub use crate::rules::RulesView;
 
@@ -533,12 +533,8 @@ pub fn precheck<'r>(
 }
 
 /// Stage 2: signature and claims (unless the token was recalled from the verified-token
-/// cache), then the scope grant.
-///
-/// A newly verified token is cached; the cache is borrowed only around that `insert`, never
-/// across the signature check's `await`. Entries are bound to the key set's generation, so a
-/// changed key set invalidates them; scopes and rules are checked on every request, recalled
-/// or not.
+/// cache), then the scope grant, with `verifier` checking the signature: [`authorize_settled`]
+/// with the check made here (one path for every adapter).
 pub async fn authorize<V: SignatureVerifier>(
     pre: Prechecked<'_>,
     settings: &Settings,
@@ -547,46 +543,31 @@ pub async fn authorize<V: SignatureVerifier>(
     cache: &RefCell<TokenCache>,
     now_ms: u64,
 ) -> Result<Allowed, Box<Refusal>> {
-    let verified = match &pre.token {
-        TokenStage::Recalled(_) => None,
-        TokenStage::Untrusted { jwt, .. } => {
-            Some(verify::verify(jwt, keys, verifier, &settings.token, now_ms).await)
+    let check = match pre.signature_job(keys) {
+        Some(job) => {
+            let verified = verifier
+                .verify(job.key, job.alg, job.signing_input, job.signature)
+                .await;
+            Some(SignatureCheck::of(&job, verified))
         }
+        None => None,
     };
-    conclude(pre, verified, settings, keys, cache, now_ms)
+    authorize_settled(pre, settings, keys, check.as_ref(), cache, now_ms)
 }
 
-/// [`authorize`] for an adapter that checked the signature itself: `check` is the outcome of
-/// [`Prechecked::signature_job`] under the same `keys` (ignored for a recalled token; a check
-/// made for another key, algorithm or signature counts as a bad signature).
+/// Stage 2 for an adapter that checked the signature itself (the Worker's entry module awaits
+/// WebCrypto in JavaScript): `check` is the outcome of [`Prechecked::signature_job`] under the
+/// same `keys`. It is ignored for a recalled token; a check made for another key, algorithm or
+/// signature, or none when a key fits, counts as a bad signature.
+///
+/// A newly verified token is cached. Entries are bound to the key set's generation, so a
+/// changed key set invalidates them; scopes and rules are checked on every request, recalled
+/// or not.
 pub fn authorize_settled(
     pre: Prechecked<'_>,
     settings: &Settings,
     keys: &KeySet,
     check: Option<&SignatureCheck>,
-    cache: &RefCell<TokenCache>,
-    now_ms: u64,
-) -> Result<Allowed, Box<Refusal>> {
-    let verified = match &pre.token {
-        TokenStage::Recalled(_) => None,
-        TokenStage::Untrusted { jwt, .. } => Some(match check {
-            Some(check) => verify::verify_settled(jwt, keys, check, &settings.token, now_ms),
-            // No check was made because no key fits: the same key error as `verify`.
-            None => {
-                verify::signature_job(jwt, keys).and(Err(crate::token::TokenError::BadSignature))
-            }
-        }),
-    };
-    conclude(pre, verified, settings, keys, cache, now_ms)
-}
-
-/// The rest of stage 2 once the signature and claims are checked (`verified`; `None` for a
-/// recalled token): cache the new token, then the scope grant.
-fn conclude(
-    pre: Prechecked<'_>,
-    verified: Option<Result<VerifiedToken, crate::token::TokenError>>,
-    settings: &Settings,
-    keys: &KeySet,
     cache: &RefCell<TokenCache>,
     now_ms: u64,
 ) -> Result<Allowed, Box<Refusal>> {
@@ -598,42 +579,39 @@ fn conclude(
         context,
         mut log,
     } = pre;
-    let token = match (token, verified) {
-        (TokenStage::Recalled(token), _) => token,
-        (
-            TokenStage::Untrusted {
-                cache_key,
-                token_len,
-                ..
-            },
-            Some(Ok(token)),
-        ) => {
-            let token = Arc::new(token);
-            cache.borrow_mut().insert(
-                cache_key,
-                Arc::clone(&token),
-                token_len,
-                now_ms,
-                keys.generation(),
-            );
-            token
-        }
-        (TokenStage::Untrusted { .. }, Some(Err(e))) => {
-            return Err(Box::new(Refusal {
-                error: GateError::Token(e),
-                context,
-                browser_origin,
-                log,
-            }))
-        }
-        // Not reachable (both callers verify every untrusted token); refused all the same.
-        (TokenStage::Untrusted { .. }, None) => {
-            return Err(Box::new(Refusal {
-                error: GateError::Token(crate::token::TokenError::BadSignature),
-                context,
-                browser_origin,
-                log,
-            }))
+    let token = match token {
+        TokenStage::Recalled(token) => token,
+        TokenStage::Untrusted {
+            jwt,
+            cache_key,
+            token_len,
+        } => {
+            let verified = match check {
+                Some(check) => verify::verify_settled(&jwt, keys, check, &settings.token, now_ms),
+                // No check was made: the key error when no key fits, else a bad signature.
+                None => verify::signature_job(&jwt, keys).and(Err(TokenError::BadSignature)),
+            };
+            match verified {
+                Ok(token) => {
+                    let token = Arc::new(token);
+                    cache.borrow_mut().insert(
+                        cache_key,
+                        Arc::clone(&token),
+                        token_len,
+                        now_ms,
+                        keys.generation(),
+                    );
+                    token
+                }
+                Err(e) => {
+                    return Err(Box::new(Refusal {
+                        error: GateError::Token(e),
+                        context,
+                        browser_origin,
+                        log,
+                    }))
+                }
+            }
         }
     };
     log.iss = Some(token.issuer().to_owned());

@@ -213,10 +213,16 @@ pub async fn verify<V: SignatureVerifier>(
     now_ms: u64,
 ) -> Result<VerifiedToken, TokenError> {
     let job = signature_job(jwt, keys)?;
-    let signature_ok = verifier
+    let verified = verifier
         .verify(job.key, job.alg, job.signing_input, job.signature)
         .await;
-    claims_after_signature(jwt, signature_ok, policy, now_ms)
+    verify_settled(
+        jwt,
+        keys,
+        &SignatureCheck::of(&job, verified),
+        policy,
+        now_ms,
+    )
 }
 
 /// [`verify`] with the signature already checked elsewhere: `check` must be the outcome of
@@ -229,19 +235,10 @@ pub fn verify_settled(
     now_ms: u64,
 ) -> Result<VerifiedToken, TokenError> {
     let job = signature_job(jwt, keys)?;
-    claims_after_signature(jwt, check.verified(&job), policy, now_ms)
-}
-
-/// The claims, read only once the signature verified (README "Tokens" rules 4–6).
-fn claims_after_signature(
-    jwt: &UntrustedJwt<'_>,
-    signature_ok: bool,
-    policy: &Policy,
-    now_ms: u64,
-) -> Result<VerifiedToken, TokenError> {
-    if !signature_ok {
+    if !check.verified(&job) {
         return Err(TokenError::BadSignature);
     }
+    // The claims, read only once the signature verified (README "Tokens" rules 4–6).
     let claims: Claims<Map<String, Value>> = jwt
         .token
         .deserialize_claims_unchecked()
