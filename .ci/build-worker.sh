@@ -27,7 +27,7 @@ SHIM=build/worker/shim.mjs
 # Inputs of the wasm build; a newer file in any of them makes the build stale.
 build_is_current() {
   [[ -f $SHIM ]] || return 1
-  local inputs=(src Cargo.toml Cargo.lock)
+  local inputs=(src Cargo.toml Cargo.lock .ci/build-worker.sh)
   [[ -e .cargo ]] && inputs+=(.cargo)
   [[ -e build.rs ]] && inputs+=(build.rs)
   [[ -z $(find "${inputs[@]}" -newer "$SHIM" -print -quit 2>/dev/null) ]]
@@ -38,7 +38,9 @@ build_is_current() {
 # synchronously (see the comment at its top). wasm-bindgen's `module` target with the same
 # flags worker-build uses (a wasm trap re-instantiates the module on the next request), then
 # wasm-opt, then esbuild bundles the entry with the generated bindings into build/index.js.
-STAGE=build/.stage
+# A staging directory of this run's own: two builds at once (wrangler dev rebuilding while
+# the tests build) never write into each other's; each result is moved into build/ whole.
+STAGE=
 
 build_wasm() {
   # RUST_BACKTRACE from the caller's environment would turn every build error into a stack dump.
@@ -46,8 +48,9 @@ build_wasm() {
 }
 
 bind() {
-  rm -rf "$STAGE"
-  mkdir -p "$STAGE"
+  mkdir -p build
+  STAGE=$(mktemp -d build/.stage.XXXXXX)
+  trap 'rm -rf "$STAGE"' EXIT
   "$WASM_BINDGEN_BIN" "$MCP_GATE_WASM_TARGET_DIR/wasm32-unknown-unknown/release/mcp_gate.wasm" \
     --out-dir "$STAGE" --out-name index --target module --no-typescript \
     --experimental-reset-state-function --force-enable-abort-handler

@@ -92,6 +92,10 @@ section "cargo clippy (wasm32, lib)"
 # takes seconds instead of rebuilding them all in the dev profile.
 wasm_cargo_clippy --release --lib --target wasm32-unknown-unknown "${LOCKED[@]}" -- -D warnings
 
+section "entry module (node --test, a stand-in for the wasm)"
+timeout 300 node --test tests/entry/*.test.mjs </dev/null 2>&1 | tee -a "$RESULTS"
+end_section
+
 section "end-to-end tests (node --test, workerd)"
 shopt -s nullglob globstar
 E2E_FILES=(tests/e2e/**/*.test.mjs tests/e2e/**/*.test.js)

@@ -15,80 +15,78 @@ import { readBody } from './glue.js';
 
 const { Exchange, Step } = gate;
 
-// A trap in the wasm (a panic) may leave its memory inconsistent: the module is instantiated
-// afresh before the next request, as worker-build's shim did.
-let critical = false;
-
-function noteCritical(error) {
-  if (error instanceof WebAssembly.RuntimeError) critical = true;
-}
-
-function recover() {
-  if (critical) {
-    console.log(JSON.stringify({ event: 'wasm_reinitialized' }));
-    gate.__wbg_reset_state();
-    critical = false;
-  }
-}
-
-addEventListener('error', (event) => noteCritical(event.error));
-
-/** The settled value of `promise`, or `fallback` if it rejects. */
+/** `promise`'s value, or `fallback` if it rejects or there is no promise. */
 function settled(promise, fallback) {
+  if (promise === undefined) return fallback;
   return promise.then(
     (value) => value,
     () => fallback,
   );
 }
 
-/** The signature check of the exchange at `Verify`: true only if WebCrypto said true. */
-async function checkSignature(ex) {
-  try {
-    let outcome = await ex.signaturePromise();
-    // The first time this isolate meets the key: it was imported, now verify with it.
-    if (typeof outcome !== 'boolean' && ex.keyImported(outcome)) {
-      outcome = await ex.signaturePromise();
-    }
-    return outcome === true;
-  } catch {
-    return false;
+/**
+ * After a trap in the wasm (a panic), wasm-bindgen instantiates the module afresh on the next
+ * call into it; an `Exchange` of the old instance is then abandoned, never used nor freed (its
+ * pointer means nothing in the new memory). Thrown by `on` below.
+ */
+class InstanceReplaced extends Error {}
+
+/** The signature check at `Verify`: true only if WebCrypto said true. */
+async function checkSignature(on) {
+  // A rejected promise (or none) is a failed check; an error of the wasm call itself is not
+  // swallowed.
+  let outcome = await settled(on().signaturePromise(), false);
+  // The first time this isolate meets the key: it was imported, now verify with it.
+  if (typeof outcome !== 'boolean' && on().keyImported(outcome)) {
+    outcome = await settled(on().signaturePromise(), false);
   }
+  return outcome === true;
 }
 
 async function serve(request, env, ctx) {
   const ex = Exchange.begin(request, env);
+  const instance = gate.instanceId();
+  // Every call on `ex` goes through `on()`: `instanceId` carries out a pending
+  // re-instantiation first, and a replaced instance ends the request (500).
+  const on = () => {
+    if (gate.instanceId() !== instance) throw new InstanceReplaced('wasm instance replaced');
+    return ex;
+  };
   let owned = true;
   try {
-    let step = ex.step;
+    let step = on().step;
     if (step === Step.Async) return await gate.serveAsync(request, env);
     if (step === Step.Read) {
       // The body and the KV reads (when due) concurrently: a fresh isolate pays one round
       // trip, not three. The body settles as its bytes, `undefined` past the limit, or
       // `null` when the read failed.
-      const body = settled(readBody(request, ex.bodyLimit), null);
-      const bytes = ex.loadsState
-        ? (await Promise.all([body, gate.loadState(env, ex.hasCredentials)]))[0]
+      const body = settled(readBody(request, on().bodyLimit), null);
+      const bytes = on().loadsState
+        ? (await Promise.all([body, gate.loadState(env, on().hasCredentials)]))[0]
         : await body;
-      step = ex.precheck(bytes, env, ctx);
+      step = on().precheck(bytes, env, ctx);
     }
     if (step === Step.UnknownKid) {
-      await gate.settleUnknownKid(env, ex.kid);
-      step = ex.keysSettled();
+      await gate.settleUnknownKid(env, on().kid);
+      step = on().keysSettled();
     }
-    if (step === Step.Verify) step = ex.signatureChecked(await checkSignature(ex));
+    if (step === Step.Verify) {
+      const verified = await checkSignature(on);
+      step = on().signatureChecked(verified);
+    }
     if (step === Step.Forward) {
-      const call = ex.forward();
+      const call = on().forward();
       // `undefined` when no headers arrived in time, `null` when the fetch failed.
-      step = call === undefined ? ex.step : ex.relay(await settled(call, null));
+      step = call === undefined ? on().step : on().relay(await settled(call, null));
     }
     if (step === Step.Filter) {
       // `relayFiltered` takes the exchange over (and frees it).
       owned = false;
-      return await gate.relayFiltered(ex);
+      return await gate.relayFiltered(on());
     }
-    return ex.response();
+    return on().response();
   } finally {
-    if (owned) ex.free();
+    if (owned && gate.instanceId() === instance) ex.free();
   }
 }
 
@@ -98,7 +96,6 @@ async function serve(request, env, ctx) {
  * message may quote a header value.
  */
 function internalError(error) {
-  noteCritical(error);
   console.error(JSON.stringify({ event: 'internal_error', error: String(error?.name ?? typeof error) }));
   return Response.json(
     { error: 'server_error', error_description: 'The gate could not handle this request' },
@@ -109,20 +106,13 @@ function internalError(error) {
 export default {
   async fetch(request, env, ctx) {
     try {
-      recover();
       return await serve(request, env, ctx);
     } catch (error) {
       return internalError(error);
     }
   },
 
-  async scheduled(event, env, ctx) {
-    recover();
-    try {
-      return await gate.scheduled(event, env, ctx);
-    } catch (error) {
-      noteCritical(error);
-      throw error;
-    }
+  scheduled(event, env, ctx) {
+    return gate.scheduled(event, env, ctx);
   },
 };

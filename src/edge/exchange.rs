@@ -97,6 +97,11 @@ struct Flow {
     rules: Option<RulesSlot>,
     keys: Option<Arc<KeySet>>,
     pre: Option<Prechecked<'static>>,
+    /// At `Verify`: an import of the job's key is under way (`keyImported` expected).
+    importing: bool,
+    /// At `Verify`: the check `signaturePromise` started, recorded when it started; its
+    /// outcome counts only for this job under these keys.
+    issued: Option<SignatureCheck>,
     allowed: Option<(Allowed, RelayPlan)>,
     /// The origin's answer to a list request, to filter.
     origin_response: Option<web_sys::Response>,
@@ -162,6 +167,8 @@ impl Exchange {
                             rules: None,
                             keys: None,
                             pre: None,
+                            importing: false,
+                            issued: None,
                             allowed: None,
                             origin_response: None,
                         };
@@ -238,7 +245,7 @@ impl Exchange {
     /// past the limit, anything else when the read failed. Stage 1 of README "Tokens": the
     /// body's admission, the rules, the credential, the verified-token cache.
     pub fn precheck(&mut self, body: JsValue, env: &Env, ctx: worker::worker_sys::Context) -> Step {
-        let Some(mut flow) = self.flow.take() else {
+        let Some(mut flow) = self.take_at(Step::Read) else {
             return self.fail();
         };
         let started = self.started;
@@ -298,7 +305,7 @@ impl Exchange {
     /// At `UnknownKid`, once `settleUnknownKid` finished: the keys in use now.
     #[wasm_bindgen(js_name = keysSettled)]
     pub fn keys_settled(&mut self) -> Step {
-        let Some(mut flow) = self.flow.take() else {
+        let Some(mut flow) = self.take_at(Step::UnknownKid) else {
             return self.fail();
         };
         flow.keys = Some(issuer::keys_now());
@@ -309,54 +316,75 @@ impl Exchange {
     /// the first time this isolate meets the key, the imported key (hand it to `keyImported`
     /// and ask again). `undefined` when WebCrypto refused to start (a failed check).
     #[wasm_bindgen(js_name = signaturePromise)]
-    pub fn signature_promise(&self) -> Option<js_sys::Promise> {
-        let flow = self.flow.as_ref()?;
+    pub fn signature_promise(&mut self) -> Option<js_sys::Promise> {
+        if self.step != Step::Verify {
+            return None;
+        }
+        let flow = self.flow.as_mut()?;
         let job = flow.pre.as_ref()?.signature_job(flow.keys.as_ref()?)?;
         match webcrypto::imported(job.key, job.alg) {
-            Some(key) => webcrypto::verify(&key, job.alg, job.signing_input, job.signature),
-            None => webcrypto::import(job.key, job.alg),
+            Some(key) => {
+                let promise = webcrypto::verify(&key, job.alg, job.signing_input, job.signature);
+                flow.issued = promise.as_ref().map(|_| SignatureCheck::of(&job, false));
+                promise
+            }
+            None => {
+                let promise = webcrypto::import(job.key, job.alg);
+                flow.importing = promise.is_some();
+                promise
+            }
         }
     }
 
-    /// At `Verify`: keeps the key `signaturePromise` imported; `false` if it is not one.
+    /// At `Verify`, after `signaturePromise` started an import: keeps the imported key for the
+    /// isolate; `false` (nothing kept) if it is not a key or no import was under way.
     #[wasm_bindgen(js_name = keyImported)]
-    pub fn key_imported(&self, key: JsValue) -> bool {
-        let (Some(flow), Ok(key)) = (self.flow.as_ref(), key.dyn_into::<CryptoKey>()) else {
+    pub fn key_imported(&mut self, key: JsValue) -> bool {
+        if self.step != Step::Verify {
+            return false;
+        }
+        let Some(flow) = self.flow.as_mut() else {
             return false;
         };
-        let job = flow
-            .pre
-            .as_ref()
-            .zip(flow.keys.as_ref())
-            .and_then(|(pre, keys)| pre.signature_job(keys));
-        match job {
-            Some(job) => {
-                webcrypto::remember(job.key, job.alg, key);
-                true
-            }
-            None => false,
+        if !std::mem::take(&mut flow.importing) {
+            return false;
         }
+        let (Ok(key), Some(job)) = (
+            key.dyn_into::<CryptoKey>(),
+            flow.pre
+                .as_ref()
+                .zip(flow.keys.as_ref())
+                .and_then(|(pre, keys)| pre.signature_job(keys)),
+        ) else {
+            return false;
+        };
+        webcrypto::remember(job.key, job.alg, key);
+        true
     }
 
     /// At `Verify`, with whether the signature verified (`false` on any failure): stage 2, the
     /// claims and the scope grant.
     #[wasm_bindgen(js_name = signatureChecked)]
     pub fn signature_checked(&mut self, verified: bool) -> Step {
-        let Some(mut flow) = self.flow.take() else {
+        let Some(mut flow) = self.take_at(Step::Verify) else {
             return self.fail();
         };
         let (Some(pre), Some(keys)) = (flow.pre.take(), flow.keys.clone()) else {
             return self.fail();
         };
-        let check = pre
-            .signature_job(&keys)
-            .map(|job| SignatureCheck::of(&job, verified));
+        // The outcome belongs to the check `signaturePromise` started (none started: no
+        // check, which `authorize_settled` refuses whenever a key fits).
+        let check = flow.issued.take().map(|issued| issued.settled(verified));
         self.authorize(flow, pre, &keys, check.as_ref())
     }
 
     /// At `Forward`: starts the call to the origin (a promise for `relay`), or answers (`502`)
     /// when the runtime refused to copy the headers.
     pub fn forward(&mut self) -> Option<js_sys::Promise> {
+        if self.step != Step::Forward {
+            self.fail();
+            return None;
+        }
         let flow = self.flow.as_ref()?;
         let (allowed, _) = flow.allowed.as_ref()?;
         let settings = &flow.settings;
@@ -392,6 +420,9 @@ impl Exchange {
     /// At `Forward`, with what `forward()`'s promise settled with (README "Forwarding"): the
     /// origin's response passed on with its body stream untouched, or `502`/`504`.
     pub fn relay(&mut self, settled: JsValue) -> Step {
+        if self.step != Step::Forward {
+            return self.fail();
+        }
         let response = match upstream::origin_outcome(settled) {
             Ok(response) => response,
             Err(failure) => {
@@ -457,6 +488,16 @@ impl Exchange {
         self.finish(answer)
     }
 
+    /// The request's state, if the exchange is at `step` (a method called at another step
+    /// finds none and fails).
+    fn take_at(&mut self, step: Step) -> Option<Box<Flow>> {
+        if self.step == step {
+            self.flow.take()
+        } else {
+            None
+        }
+    }
+
     /// A step called without the state it needs: an error, never a decision.
     fn fail(&mut self) -> Step {
         self.finish(Err(worker::Error::RustError(
@@ -494,7 +535,10 @@ impl Exchange {
         let settings = Rc::clone(&flow.settings);
         match pipeline::authorize_settled(pre, &settings, keys, check, &cache, now_ms()) {
             Ok(allowed) => {
-                let rules = flow.rules.take().unwrap_or_else(state::rules_slot);
+                // The lists are filtered under the rules the precheck saw.
+                let Some(rules) = flow.rules.take() else {
+                    return self.fail();
+                };
                 let plan = pipeline::relay_plan(
                     &allowed,
                     rules.view(settings.require_rules),
@@ -527,6 +571,20 @@ fn out_of_order() -> JsValue {
     JsValue::from_str("request steps out of order")
 }
 
+thread_local! {
+    static INSTANCE_ID: f64 = js_sys::Math::random();
+}
+
+/// A number drawn once per wasm instance. After a trap, wasm-bindgen instantiates the module
+/// afresh on the next call into it (the build's `--experimental-reset-state-function`); an
+/// `Exchange` of the old instance must then never be used again, not even freed: its pointer
+/// means nothing in the new memory. The entry module calls this before every step (the call
+/// itself carries out a pending re-instantiation) and gives up the request when it changed.
+#[wasm_bindgen(js_name = instanceId)]
+pub fn instance_id() -> f64 {
+    INSTANCE_ID.with(|id| *id)
+}
+
 /// At `Read`, when `loadsState`: reads KV `jwks` (when the request carries credentials) and
 /// `rules` as they are due, concurrently; the outcome stays in the isolate's caches, where
 /// `precheck` finds it.
@@ -554,7 +612,7 @@ pub async fn settle_unknown_kid(env: Env, kid: Option<String>) {
 #[wasm_bindgen(js_name = relayFiltered)]
 pub async fn relay_filtered(exchange: Exchange) -> Result<web_sys::Response, JsValue> {
     let started = exchange.started;
-    let Some(mut flow) = exchange.flow else {
+    let (Step::Filter, Some(mut flow)) = (exchange.step, exchange.flow) else {
         return Err(out_of_order());
     };
     let (Some(response), Some((allowed, RelayPlan::FilterLists { requests, policy }))) =

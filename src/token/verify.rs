@@ -112,6 +112,7 @@ pub struct SignatureJob<'a> {
 pub struct SignatureCheck {
     key_jwk: String,
     alg: Algorithm,
+    signing_input: Vec<u8>,
     signature: Vec<u8>,
     verified: bool,
 }
@@ -122,9 +123,16 @@ impl SignatureCheck {
         Self {
             key_jwk: job.key.public_jwk_json().to_owned(),
             alg: job.alg,
+            signing_input: job.signing_input.to_vec(),
             signature: job.signature.to_vec(),
             verified,
         }
+    }
+
+    /// The same job with its outcome: for an adapter that records the job when it starts the
+    /// check (`of(job, false)`) and learns the outcome later.
+    pub fn settled(self, verified: bool) -> Self {
+        Self { verified, ..self }
     }
 
     /// Whether this check verified exactly `job`'s signature.
@@ -133,6 +141,7 @@ impl SignatureCheck {
             && self.alg == job.alg
             && self.key_jwk == job.key.public_jwk_json()
             && self.signature == job.signature
+            && self.signing_input == job.signing_input
     }
 }
 
