@@ -38,6 +38,10 @@
 //! - `alg` never chooses the verifier alone: it must be listed in `ALLOWED_ALGORITHMS` (never
 //!   `none` or HMAC) and fit the type of the key the server picked.
 //! - Keys are never taken from the token (`jku`, `jwk`, `x5u`, `x5c` are ignored).
+//! - In the Worker the signature is checked by WebCrypto while JavaScript awaits it; the core
+//!   takes the outcome back as a [`token::verify::SignatureCheck`], which counts only for the
+//!   key, algorithm, signing input and signature the core itself chose
+//!   ([`gate::pipeline::authorize_settled`]).
 //! - Tokens, `Authorization` values and secrets are never logged or echoed.
 //! - A token verified before may be recalled from the isolate's verified-token cache
 //!   ([`token::cache`], keyed by its SHA-256, bound to the key set's generation): a recall

@@ -192,6 +192,7 @@ async fn health(env: &Env, now: u64) -> http::Response<Vec<u8>> {
         key_health.as_ref(),
         &state::rules_snapshot(now),
         TOKEN_CACHE.with(|c| c.borrow().stats()),
+        &state::bridge(env),
     )
 }
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::refresh::policy::KeyHealth;
 use crate::rules::RulesSnapshot;
+use crate::settings::bridge::Bridge;
 use crate::settings::SettingsError;
 use crate::token::cache::CacheStats;
 
@@ -42,6 +43,12 @@ struct Body<'a> {
     rules_version: Option<u64>,
     rules_age_seconds: Option<u64>,
     token_cache: CacheStats,
+    /// The login bridge (README "Login bridge"): `off`, `on` or `misconfigured`. It never
+    /// changes `status`: the MCP endpoint does not depend on it.
+    login_bridge: &'static str,
+    /// What is wrong with the bridge's settings (names the setting, never its value; the same
+    /// text its `500` page shows).
+    login_bridge_error: Option<String>,
 }
 
 /// The `/healthz` answer: JSON, `no-store`, `200` only when [`status`] is `ok`.
@@ -50,8 +57,14 @@ pub fn response(
     keys: Option<&KeyHealth>,
     rules: &RulesSnapshot,
     token_cache: CacheStats,
+    bridge: &Bridge,
 ) -> Response<Vec<u8>> {
     let status = status(settings, keys);
+    let (login_bridge, login_bridge_error) = match bridge {
+        Bridge::Off => ("off", None),
+        Bridge::On(_) => ("on", None),
+        Bridge::Misconfigured { error, .. } => ("misconfigured", Some(error.to_string())),
+    };
     let body = Body {
         status,
         settings_error: settings.err().map(ToString::to_string),
@@ -60,6 +73,8 @@ pub fn response(
         rules_version: rules.version,
         rules_age_seconds: rules.age_seconds,
         token_cache,
+        login_bridge,
+        login_bridge_error,
     };
     let mut response = Response::new(serde_json::to_vec(&body).unwrap_or_default());
     *response.status_mut() = match status {
@@ -102,13 +117,21 @@ mod tests {
             reason: "expected an http(s) URL with a host".into(),
         };
         let rules = RulesCache::default().snapshot(0);
-        let response = response(Err(&invalid), None, &rules, TokenCache::new().stats());
+        let response = response(
+            Err(&invalid),
+            None,
+            &rules,
+            TokenCache::new().stats(),
+            &Bridge::Off,
+        );
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()["cache-control"], "no-store");
         let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
         assert_eq!(body["status"], "invalid_settings");
         assert!(body["settings_error"].as_str().unwrap().contains("ORIGIN"));
         assert_eq!(body["rules"], "unknown");
+        assert_eq!(body["login_bridge"], "off");
+        assert!(body["login_bridge_error"].is_null());
         let response = response_for_no_keys(&rules);
         assert_eq!(response.status(), 503);
         let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
@@ -117,6 +140,50 @@ mod tests {
     }
 
     fn response_for_no_keys(rules: &RulesSnapshot) -> Response<Vec<u8>> {
-        response(Ok(()), Some(&no_keys()), rules, TokenCache::new().stats())
+        response(
+            Ok(()),
+            Some(&no_keys()),
+            rules,
+            TokenCache::new().stats(),
+            &Bridge::Off,
+        )
+    }
+
+    #[test]
+    fn the_login_bridge_is_reported_without_changing_the_status() {
+        let secret = "s3cr3t-value-that-must-never-show-up-0123456789";
+        let vars = [
+            ("RESOURCE", "https://mcp.example.com/mcp"),
+            ("SCALEKIT_ENVIRONMENT_URL", "https://acme.scalekit.dev"),
+            ("SCALEKIT_CONNECTION_ID", "conn_1"),
+            ("SCALEKIT_CLIENT_SECRET", secret),
+        ];
+        let bridge = Bridge::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        });
+        assert!(matches!(bridge, Bridge::Misconfigured { .. }));
+        let rules = RulesCache::default().snapshot(0);
+        let answer = response(
+            Ok(()),
+            Some(&no_keys()),
+            &rules,
+            TokenCache::new().stats(),
+            &bridge,
+        );
+        assert_eq!(answer.status(), 503, "still about the keys only");
+        let text = String::from_utf8(answer.body().clone()).unwrap();
+        assert!(!text.contains(secret));
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["status"], "no_keys");
+        assert_eq!(body["login_bridge"], "misconfigured");
+        assert!(
+            body["login_bridge_error"]
+                .as_str()
+                .unwrap()
+                .contains("SCALEKIT_CLIENT_ID"),
+            "{text}"
+        );
     }
 }

@@ -930,6 +930,9 @@ describe('login bridge, LOGIN_IDENTITY=access, LOGIN_PATH=/auth/mcp-login (gate 
     expectNoCredentialsChallenge(mcp);
     const other = await snapshot(await rawRequest(`${ctx.gate.url}/login${loginQuery(newLogin())}`, { headers: [['Cf-Access-Jwt-Assertion', await jwtFor(DANA)]] }));
     assert.equal(other.status, 404, `/login → 404 with LOGIN_PATH=/auth/mcp-login (${other.status})`);
+    const health = await (await fetch(`${ctx.gate.url}/healthz`)).json();
+    assert.equal(health.login_bridge, 'on');
+    assert.equal(health.login_bridge_error, null);
   });
 
   test('not signed in (no LOGIN_REDIRECT_URL → 401 page): no assertion, empty, garbage, another audience, another issuer, expired, not yet valid, no email, numeric sub, unknown key, tampered, alg none', T, async () => {
@@ -1084,6 +1087,15 @@ describe('login bridge misconfigured: LOGIN_PATH answers a 500 page naming the s
         }),
       );
       expectNoCredentialsChallenge(mcp);
+      // /healthz tells the operator, naming the setting and never a value; its status stays
+      // about the MCP endpoint's keys.
+      const health = await fetch(`${c.gate.url}/healthz`);
+      const healthText = await health.text();
+      const body = JSON.parse(healthText);
+      assert.equal(body.login_bridge, 'misconfigured', healthText);
+      assert.ok(body.login_bridge_error.includes(c.setting), healthText);
+      assert.ok(!healthText.includes(scalekit.clientSecret) && !(c.secret && healthText.includes(c.secret)), 'no secret in /healthz');
+      assert.deepEqual([health.status, body.status], [503, 'no_keys'], 'no key set in this KV: the keys decide the status, not the bridge');
       assert.equal(scalekit.requests().length, 0, 'Scalekit untouched');
     });
   }

@@ -136,6 +136,7 @@ describe('public endpoints and browser origins (default settings)', { timeout: 1
     assert.equal(res.status, 200, res.text);
     assert.match(res.headers['content-type'] || '', /application\/json/);
     assert.equal(res.json.status, 'ok');
+    assert.equal(res.json.login_bridge, 'off', 'no Scalekit setting: the login bridge is off');
     assert.ok(!res.text.includes(ORIGIN_AUTHORIZATION), 'no secret in /healthz');
     assert.ok(!res.text.includes('origin-only-secret'), 'no secret in /healthz');
     const seen = await originPaths();
