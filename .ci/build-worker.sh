@@ -56,6 +56,11 @@ bind() {
     --experimental-reset-state-function --force-enable-abort-handler
   # workerd imports a wasm module as a compiled module: the plain import form.
   sed -i 's/^import source /import /' "$STAGE/index.js"
+  # wasm-bindgen lists glue.js twice in the wasm's import object (the same module, so the
+  # same value): keep the first, or every `wrangler deploy` warns of a duplicate key.
+  awk '/^ *"\.\/snippets\/[^"]*": import[0-9]+,$/ { if (seen[$1]++) next } { print }' \
+    "$STAGE/index.js" >"$STAGE/index.dedup.js"
+  mv "$STAGE/index.dedup.js" "$STAGE/index.js"
 }
 
 # `-O` as worker-build runs it, and the wasm "name" section dropped (worker-build keeps it:
@@ -78,7 +83,7 @@ bundle() {
   glue=$(cd "$STAGE" && find snippets -path '*/src/edge/glue.js' -print -quit)
   [[ -n $glue ]] || { echo "[build-worker] wasm-bindgen wrote no glue.js snippet" >&2; exit 1; }
   printf "export * from './%s';\n" "$glue" >"$STAGE/glue.js"
-  "$ESBUILD_BIN" "$STAGE/entry.js" --bundle --format=esm --minify --log-level=warning --log-override:duplicate-object-key=silent \
+  "$ESBUILD_BIN" "$STAGE/entry.js" --bundle --format=esm --minify --log-level=warning \
     --external:./index_bg.wasm '--external:cloudflare:*' --outfile="$STAGE/bundle.js"
   mkdir -p build/worker
   mv "$STAGE/index_bg.wasm" build/index_bg.wasm
