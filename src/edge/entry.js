@@ -31,14 +31,24 @@ function settled(promise, fallback) {
  */
 class InstanceReplaced extends Error {}
 
+/** What WebCrypto's `promise` settled with; `false` if it rejected or never started. */
+async function webCrypto(promise) {
+  if (promise === undefined) return false;
+  try {
+    return await promise;
+  } catch {
+    return false;
+  }
+}
+
 /** The signature check at `Verify`: true only if WebCrypto said true. */
-async function checkSignature(on) {
+async function checkSignature(ex, resumed) {
   // A rejected promise (or none) is a failed check; an error of the wasm call itself is not
   // swallowed.
-  let outcome = await settled(on().signaturePromise(), false);
+  let outcome = await webCrypto(ex.signaturePromise());
   // The first time this isolate meets the key: it was imported, now verify with it.
-  if (typeof outcome !== 'boolean' && on().keyImported(outcome)) {
-    outcome = await settled(on().signaturePromise(), false);
+  if (typeof outcome !== 'boolean' && resumed().keyImported(outcome)) {
+    outcome = await webCrypto(ex.signaturePromise());
   }
   return outcome === true;
 }
@@ -46,45 +56,53 @@ async function checkSignature(on) {
 async function serve(request, env, ctx) {
   const ex = Exchange.begin(request, env);
   const instance = gate.instanceId();
-  // Every call on `ex` goes through `on()`: `instanceId` carries out a pending
-  // re-instantiation first, and a replaced instance ends the request (500).
-  const on = () => {
+  // After every await, `ex` is used through `resumed()`: `instanceId` carries out a pending
+  // re-instantiation first, and a replaced instance ends the request (500). Between two
+  // awaits nothing else runs, so the instance cannot change there.
+  const resumed = () => {
     if (gate.instanceId() !== instance) throw new InstanceReplaced('wasm instance replaced');
     return ex;
   };
   let owned = true;
   try {
-    let step = on().step;
+    let step = ex.step;
     if (step === Step.Async) return await gate.serveAsync(request, env);
     if (step === Step.Read) {
       // The body and the KV reads (when due) concurrently: a fresh isolate pays one round
       // trip, not three. The body settles as its bytes, `undefined` past the limit, or
       // `null` when the read failed.
-      const body = settled(readBody(request, on().bodyLimit), null);
-      const bytes = on().loadsState
-        ? (await Promise.all([body, gate.loadState(env, on().hasCredentials)]))[0]
+      const body = settled(readBody(request, ex.bodyLimit), null);
+      const bytes = ex.loadsState
+        ? (await Promise.all([body, gate.loadState(env, ex.hasCredentials)]))[0]
         : await body;
-      step = on().precheck(bytes, env, ctx);
+      step = resumed().precheck(bytes, env, ctx);
     }
     if (step === Step.UnknownKid) {
-      await gate.settleUnknownKid(env, on().kid);
-      step = on().keysSettled();
+      await gate.settleUnknownKid(env, ex.kid);
+      step = resumed().keysSettled();
     }
     if (step === Step.Verify) {
-      const verified = await checkSignature(on);
-      step = on().signatureChecked(verified);
+      const verified = await checkSignature(ex, resumed);
+      step = resumed().signatureChecked(verified);
     }
     if (step === Step.Forward) {
-      const call = on().forward();
-      // `undefined` when no headers arrived in time, `null` when the fetch failed.
-      step = call === undefined ? on().step : on().relay(await settled(call, null));
+      const call = ex.forward();
+      // `forward()` answers itself (no promise) when it cannot start the call; the call
+      // settles as the response, `undefined` when no headers arrived in time, `null` when
+      // the fetch failed.
+      if (call === undefined) {
+        step = ex.step;
+      } else {
+        const answer = await settled(call, null);
+        step = resumed().relay(answer);
+      }
     }
     if (step === Step.Filter) {
       // `relayFiltered` takes the exchange over (and frees it).
       owned = false;
-      return await gate.relayFiltered(on());
+      return await gate.relayFiltered(ex);
     }
-    return on().response();
+    return ex.response();
   } finally {
     if (owned && gate.instanceId() === instance) ex.free();
   }
