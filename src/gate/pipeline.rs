@@ -544,12 +544,7 @@ pub async fn authorize<V: SignatureVerifier>(
     now_ms: u64,
 ) -> Result<Allowed, Box<Refusal>> {
     let check = match pre.signature_job(keys) {
-        Some(job) => {
-            let verified = verifier
-                .verify(job.key, job.alg, job.signing_input, job.signature)
-                .await;
-            Some(SignatureCheck::of(&job, verified))
-        }
+        Some(job) => Some(job.check_with(verifier).await),
         None => None,
     };
     authorize_settled(pre, settings, keys, check.as_ref(), cache, now_ms)

@@ -106,8 +106,18 @@ pub struct SignatureJob<'a> {
     pub signature: &'a [u8],
 }
 
+impl SignatureJob<'_> {
+    /// Checks this job with `verifier`.
+    pub async fn check_with<V: SignatureVerifier>(&self, verifier: &V) -> SignatureCheck {
+        let verified = verifier
+            .verify(self.key, self.alg, self.signing_input, self.signature)
+            .await;
+        SignatureCheck::of(self, verified)
+    }
+}
+
 /// The outcome of a [`SignatureJob`] checked elsewhere, bound to that job: [`verify_settled`]
-/// accepts it only for the same key, algorithm and signature.
+/// accepts it only for the same key, algorithm, signing input and signature.
 #[derive(Debug)]
 pub struct SignatureCheck {
     key_jwk: String,
@@ -221,17 +231,8 @@ pub async fn verify<V: SignatureVerifier>(
     policy: &Policy,
     now_ms: u64,
 ) -> Result<VerifiedToken, TokenError> {
-    let job = signature_job(jwt, keys)?;
-    let verified = verifier
-        .verify(job.key, job.alg, job.signing_input, job.signature)
-        .await;
-    verify_settled(
-        jwt,
-        keys,
-        &SignatureCheck::of(&job, verified),
-        policy,
-        now_ms,
-    )
+    let check = signature_job(jwt, keys)?.check_with(verifier).await;
+    verify_settled(jwt, keys, &check, policy, now_ms)
 }
 
 /// [`verify`] with the signature already checked elsewhere: `check` must be the outcome of
