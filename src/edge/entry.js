@@ -15,13 +15,14 @@ import { readBody } from './glue.js';
 
 const { Exchange, Step } = gate;
 
-/** `promise`'s value, or `fallback` if it rejects or there is no promise. */
-function settled(promise, fallback) {
+/** What `promise` settles with, or `fallback` if it rejects or there is no promise. */
+async function settled(promise, fallback) {
   if (promise === undefined) return fallback;
-  return promise.then(
-    (value) => value,
-    () => fallback,
-  );
+  try {
+    return await promise;
+  } catch {
+    return fallback;
+  }
 }
 
 /**
@@ -31,24 +32,14 @@ function settled(promise, fallback) {
  */
 class InstanceReplaced extends Error {}
 
-/** What WebCrypto's `promise` settled with; `false` if it rejected or never started. */
-async function webCrypto(promise) {
-  if (promise === undefined) return false;
-  try {
-    return await promise;
-  } catch {
-    return false;
-  }
-}
-
 /** The signature check at `Verify`: true only if WebCrypto said true. */
 async function checkSignature(ex, resumed) {
   // A rejected promise (or none) is a failed check; an error of the wasm call itself is not
   // swallowed.
-  let outcome = await webCrypto(ex.signaturePromise());
+  let outcome = await settled(ex.signaturePromise(), false);
   // The first time this isolate meets the key: it was imported, now verify with it.
   if (typeof outcome !== 'boolean' && resumed().keyImported(outcome)) {
-    outcome = await webCrypto(ex.signaturePromise());
+    outcome = await settled(ex.signaturePromise(), false);
   }
   return outcome === true;
 }

@@ -38,15 +38,16 @@ use worker::Env;
 use super::convert::{self, gate_headers};
 use super::state::{self, now_ms};
 use super::upstream::{self, UpstreamFailure};
+use super::Incoming;
 use super::{glue, issuer, relay, webcrypto};
 use super::{log, not_served, preflight, protected_resource_metadata, refuse, settings_refusal};
 use crate::admit::AdmitError;
 use crate::gate::cors::{self, BrowserOrigin};
 use crate::gate::pipeline::{self, AdmittedHead, Allowed, Prechecked, ProtectedRequest};
 use crate::gate::pipeline::{RelayPlan, RequestHead};
-use crate::gate::request_line::{self, RequestUrl};
+use crate::gate::request_line::RequestUrl;
 use crate::gate::respond::ChallengeContext;
-use crate::gate::{forward, route, GateError, Route};
+use crate::gate::{forward, GateError, Route};
 use crate::rules::RulesSlot;
 use crate::settings::Settings;
 use crate::token::cache::TokenCache;
@@ -120,15 +121,19 @@ pub struct Exchange {
 impl Exchange {
     /// Routes the request and admits its head (README "Request hygiene").
     pub fn begin(req: &web_sys::Request, env: &Env) -> Exchange {
-        let started = now_ms();
-        let raw_method = req.method();
-        let method = request_line::method(&raw_method);
-        let raw_url = req.url();
-        let Ok(url) = request_line::request_url(&raw_url) else {
-            // Never happens with the runtime's URLs; the async path answers it as it always did.
-            return Self::at(started, Step::Async);
+        let Some(Incoming {
+            started,
+            raw_method,
+            method,
+            url,
+            settings,
+            route,
+            ..
+        }) = Incoming::read(req, env)
+        else {
+            // Never happens with the runtime's URLs; the async path answers it (an error).
+            return Self::at(now_ms(), Step::Async);
         };
-        let settings = state::settings(env);
         let raw_headers = req.headers();
         let headers = gate_headers(&raw_headers);
         let head = RequestHead {
@@ -137,13 +142,7 @@ impl Exchange {
             path: &url.path,
             headers: &headers,
         };
-        let login = state::bridge(env);
-        let answer = match route(
-            method.as_ref(),
-            &url.path,
-            settings.as_ref().ok().map(Rc::as_ref),
-            login.login_path(),
-        ) {
+        let answer = match route {
             Route::Login | Route::AuthorizationServerMetadata | Route::Health => {
                 return Self::at(started, Step::Async)
             }

@@ -29,9 +29,11 @@ use exchange::TOKEN_CACHE;
 use crate::gate::cors::{self, BrowserOrigin};
 use crate::gate::logline::LogLine;
 use crate::gate::pipeline::{self, RequestHead};
+use crate::gate::request_line::RequestUrl;
 use crate::gate::respond::{json_response, ChallengeContext};
 use crate::gate::{self, metadata, request_line, route, GateError, Route};
-use crate::settings::Settings;
+use crate::settings::bridge::Bridge;
+use crate::settings::{Settings, SettingsError};
 use convert::from_http;
 use state::now_ms;
 
@@ -51,6 +53,44 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     }
 }
 
+/// What every request starts from: its request line, the isolate's settings and its route.
+struct Incoming {
+    started: u64,
+    raw_method: String,
+    method: Option<http::Method>,
+    url: RequestUrl,
+    settings: std::result::Result<Rc<Settings>, SettingsError>,
+    login: Rc<Bridge>,
+    route: Route,
+}
+
+impl Incoming {
+    /// `None` when the request URL does not split (never with the runtime's own URLs).
+    fn read(req: &web_sys::Request, env: &Env) -> Option<Self> {
+        let started = now_ms();
+        let raw_method = req.method();
+        let method = request_line::method(&raw_method);
+        let url = request_line::request_url(&req.url()).ok()?;
+        let settings = state::settings(env);
+        let login = state::bridge(env);
+        let route = route(
+            method.as_ref(),
+            &url.path,
+            settings.as_ref().ok().map(Rc::as_ref),
+            login.login_path(),
+        );
+        Some(Incoming {
+            started,
+            raw_method,
+            method,
+            url,
+            settings,
+            login,
+            route,
+        })
+    }
+}
+
 /// The routes with I/O of their own, as Rust futures: the login bridge, the AS metadata
 /// mirror and `/healthz` ([`exchange::Step::Async`]). Every other route is the
 /// [`exchange::Exchange`]'s.
@@ -59,21 +99,19 @@ pub async fn serve_async(
     req: web_sys::Request,
     env: Env,
 ) -> std::result::Result<web_sys::Response, JsValue> {
-    let started = now_ms();
-    let raw_method = req.method();
-    let method = request_line::method(&raw_method);
-    let raw_url = req.url();
-    let url = request_line::request_url(&raw_url).map_err(|e| {
-        worker::Error::RustError(format!("failed to parse Url from {e}: {raw_url}"))
-    })?;
-    let settings = state::settings(&env);
-    let login = state::bridge(&env);
-    let response = match route(
-        method.as_ref(),
-        &url.path,
-        settings.as_ref().ok().map(Rc::as_ref),
-        login.login_path(),
-    ) {
+    let Some(incoming) = Incoming::read(&req, &env) else {
+        return Err(JsValue::from_str("the request URL does not split"));
+    };
+    let Incoming {
+        started,
+        raw_method,
+        method,
+        url,
+        settings,
+        login,
+        route,
+    } = incoming;
+    let response = match route {
         Route::Login => {
             apart(bridge::serve(
                 req,
@@ -106,7 +144,7 @@ pub async fn serve_async(
 /// Invalid settings: every request that is not discovery gets the `500` naming the setting.
 #[inline(never)]
 fn settings_refusal(
-    error: crate::settings::SettingsError,
+    error: SettingsError,
     head: &RequestHead<'_>,
     started: u64,
 ) -> Result<web_sys::Response> {
@@ -132,7 +170,7 @@ fn settings_refusal(
 
 #[inline(never)]
 fn protected_resource_metadata(
-    settings: &std::result::Result<Rc<Settings>, crate::settings::SettingsError>,
+    settings: &std::result::Result<Rc<Settings>, SettingsError>,
 ) -> Result<web_sys::Response> {
     match settings {
         Ok(s) => from_http(metadata_response(s)),
@@ -142,7 +180,7 @@ fn protected_resource_metadata(
 
 #[inline(never)]
 fn preflight(
-    settings: &std::result::Result<Rc<Settings>, crate::settings::SettingsError>,
+    settings: &std::result::Result<Rc<Settings>, SettingsError>,
     headers: &HeaderMap,
     path: &str,
 ) -> Result<web_sys::Response> {
@@ -156,7 +194,7 @@ fn preflight(
 
 #[inline(never)]
 fn not_served(
-    settings: &std::result::Result<Rc<Settings>, crate::settings::SettingsError>,
+    settings: &std::result::Result<Rc<Settings>, SettingsError>,
     head: &RequestHead<'_>,
     started: u64,
 ) -> Result<web_sys::Response> {

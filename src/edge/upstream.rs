@@ -41,20 +41,30 @@ pub async fn fetch_with_deadline(
     init: &RequestInit,
     deadline: Duration,
 ) -> Result<Response, FetchError> {
-    let failed = |e: JsValue| {
-        FetchError::Failed(
-            e.dyn_ref::<js_sys::Error>()
-                .map(|e| String::from(e.message()))
-                .or_else(|| e.as_string())
-                .unwrap_or_else(|| "fetch failed".into()),
-        )
-    };
     let ms = deadline.as_millis() as f64;
     match JsFuture::from(glue::fetch_with_deadline(url, init, ms)).await {
-        Ok(value) if value.is_undefined() => Err(FetchError::TimedOut),
-        Ok(value) => value.dyn_into().map_err(failed),
-        Err(e) => Err(failed(e)),
+        Ok(value) => settled_fetch(value),
+        Err(e) => Err(fetch_failed(e)),
     }
+}
+
+/// What a `fetchWithDeadline` promise that did not reject settled with: `undefined` when no
+/// headers arrived before the deadline, else the `Response` (anything else: a failed fetch).
+fn settled_fetch(value: JsValue) -> Result<Response, FetchError> {
+    if value.is_undefined() {
+        return Err(FetchError::TimedOut);
+    }
+    value.dyn_into().map_err(fetch_failed)
+}
+
+/// A failed fetch, with the runtime's message.
+fn fetch_failed(e: JsValue) -> FetchError {
+    FetchError::Failed(
+        e.dyn_ref::<js_sys::Error>()
+            .map(|e| String::from(e.message()))
+            .or_else(|| e.as_string())
+            .unwrap_or_else(|| "fetch failed".into()),
+    )
 }
 
 /// The `RequestInit` of a call to the origin: `method`, the edited `headers`, redirects
@@ -77,15 +87,13 @@ pub fn origin_init(
     init
 }
 
-/// What became of a call to the origin, from the value `fetchWithDeadline`'s promise settled
-/// with (`undefined`: no headers before the deadline; not a `Response`: the fetch failed).
+/// What became of a call to the origin, from the value its `fetchWithDeadline` promise settled
+/// with (the entry module turns a rejection into `null`: a failed fetch).
 pub fn origin_outcome(settled: JsValue) -> Result<Response, UpstreamFailure> {
-    if settled.is_undefined() {
-        return Err(UpstreamFailure::Timeout);
-    }
-    settled
-        .dyn_into::<Response>()
-        .map_err(|_| UpstreamFailure::Unreachable)
+    settled_fetch(settled).map_err(|e| match e {
+        FetchError::Failed(_) => UpstreamFailure::Unreachable,
+        FetchError::TimedOut => UpstreamFailure::Timeout,
+    })
 }
 
 /// Why a response body was not read.
